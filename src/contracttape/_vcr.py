@@ -1,0 +1,105 @@
+"""The bridge to vcrpy: its client patches (httpx, httpx2, requests/urllib3, aiohttp...) call a
+cassette object; ours answers from a ``TapeSession`` instead of vcrpy's linear matcher list.
+
+This is the only module that touches vcrpy. It uses vcrpy's public ``Cassette.use`` entry point
+and the cassette methods its stubs call (``can_play_response_for``, ``play_response``,
+``append``, ``write_protected``, ``filter_request``); loading and saving are ours.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from vcr.cassette import Cassette
+from vcr.record_mode import RecordMode as VcrRecordMode
+
+from contracttape.model import RecordedRequest, RecordedResponse, headers_as_lists, make_headers
+
+if TYPE_CHECKING:
+    from contracttape.matching import RequestShape
+    from contracttape.session import TapeSession
+
+
+def to_recorded_request(request: Any) -> RecordedRequest:
+    body = request.body_bytes
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return RecordedRequest(
+        method=str(request.method).upper(),
+        uri=str(request.uri),
+        headers=make_headers(dict(request.headers.items())),
+        body=body or b"",
+    )
+
+
+def to_recorded_response(response: dict[str, Any]) -> RecordedResponse:
+    body = response["body"]["string"]
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return RecordedResponse(
+        status=int(response["status"]["code"]),
+        reason=str(response["status"].get("message") or ""),
+        headers=make_headers(response.get("headers")),
+        body=body or b"",
+    )
+
+
+def to_vcr_response(response: RecordedResponse) -> dict[str, Any]:
+    return {
+        "status": {"code": response.status, "message": response.reason},
+        "headers": headers_as_lists(response.headers),
+        "body": {"string": response.body},
+    }
+
+
+class SessionCassette(Cassette):  # type: ignore[misc]
+    """A vcrpy cassette whose storage and matching are a ``TapeSession``."""
+
+    def __init__(self, path: str, session: TapeSession, **kwargs: Any) -> None:
+        mode = VcrRecordMode.NONE if session.replaying else VcrRecordMode.NEW_EPISODES
+        super().__init__(path, record_mode=mode, **kwargs)
+        self.session = session
+
+    def _load(self) -> None:  # the session has already loaded (and cached) the file
+        return None
+
+    def _save(self, force: bool = False) -> None:  # the session saves, under a lock
+        return None
+
+    def _shape(self, request: Any) -> RequestShape:
+        # Stubs may ask twice about one request (connect, then getresponse); compute once.
+        cached: RequestShape | None = getattr(request, "_contracttape_shape", None)
+        if cached is None:
+            cached = self.session.shape_of(to_recorded_request(request))
+            request._contracttape_shape = cached
+        return cached
+
+    @property
+    def write_protected(self) -> bool:
+        return self.session.replaying
+
+    def filter_request(self, request: Any) -> Any:
+        return request
+
+    def can_play_response_for(self, request: Any) -> bool:
+        return self.session.can_play(self._shape(request))
+
+    def play_response(self, request: Any) -> dict[str, Any]:
+        response = self.session.play(to_recorded_request(request), self._shape(request))
+        return to_vcr_response(response)
+
+    def append(self, request: Any, response: dict[str, Any]) -> None:
+        self.session.record(to_recorded_request(request), to_recorded_response(response))
+
+    def __contains__(self, request: Any) -> bool:
+        return self.can_play_response_for(request)
+
+    def __len__(self) -> int:
+        return len(self.session.index)
+
+
+def cassette_context(session: TapeSession) -> AbstractContextManager[Any]:
+    """vcrpy's patches installed, answering from ``session``."""
+    context: AbstractContextManager[Any] = SessionCassette.use(path=str(session.path), session=session)
+    return context

@@ -1,0 +1,231 @@
+"""Cassette files: naming, the versioned on-disk format, a parse cache, atomic locked writes.
+
+A cassette is a plain vcrpy (format 1) YAML file, so ``vcr.use_cassette`` can load it; the
+extra top-level ``contracttape`` block (provenance, format version) and the per-interaction
+``contracttape`` block (cost) are ignored by vcrpy. JSON bodies are stored pretty-printed as
+YAML block scalars so a review diff reads like the API's answer; binary bodies stay ``!!binary``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from filelock import FileLock
+
+from contracttape.errors import CassetteFormatError
+from contracttape.model import Interaction, RecordedRequest, RecordedResponse, headers_as_lists, make_headers
+
+FORMAT_VERSION = 1  # contracttape's own block; vcrpy's "version" stays 1 as well
+VCR_FORMAT_VERSION = 1
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc]
+    """Multi-line strings as literal blocks: pretty JSON bodies stay readable in diffs."""
+
+
+def _represent_str(dumper: Any, data: str) -> Any:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-\[\]]")
+_MAX_NAME = 150
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe cassette name; long names keep a hash suffix so they stay unique."""
+    cleaned = _UNSAFE_NAME.sub("-", name)
+    if len(cleaned) > _MAX_NAME:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        cleaned = f"{cleaned[: _MAX_NAME - 13]}-{digest}"
+    return cleaned
+
+
+def cassette_path(cassette_dir: Path, module: str, test_name: str) -> Path:
+    """``<cassette_dir>/<test module>/<test name>.yaml``."""
+    return cassette_dir / safe_name(module) / f"{safe_name(test_name)}.yaml"
+
+
+@dataclass(frozen=True)
+class CassetteFile:
+    path: Path
+    interactions: tuple[Interaction, ...]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+# -- (de)serialisation ------------------------------------------------------------------------
+
+
+def _text_or_bytes(body: bytes) -> str | bytes | None:
+    if not body:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+
+
+def _to_bytes(value: object) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError(f"body of type {type(value).__name__}")
+
+
+def interaction_to_dict(interaction: Interaction) -> dict[str, Any]:
+    req, resp = interaction.request, interaction.response
+    out: dict[str, Any] = {
+        "request": {
+            "method": req.method,
+            "uri": req.uri,
+            "body": _text_or_bytes(req.body),
+            "headers": headers_as_lists(req.headers),
+        },
+        "response": {
+            "status": {"code": resp.status, "message": resp.reason},
+            "headers": headers_as_lists(resp.headers),
+            "body": {"string": _text_or_bytes(resp.body) or ""},
+        },
+    }
+    meta: dict[str, Any] = {"cost_usd": interaction.cost_usd}
+    meta.update(dict(interaction.extra))
+    out["contracttape"] = meta
+    return out
+
+
+def interaction_from_dict(data: Mapping[str, Any]) -> Interaction:
+    req, resp = data["request"], data["response"]
+    status = resp["status"]
+    meta = dict(data.get("contracttape") or {})
+    cost = meta.pop("cost_usd", None)
+    return Interaction(
+        request=RecordedRequest(
+            method=str(req["method"]).upper(),
+            uri=str(req["uri"]),
+            headers=make_headers(req.get("headers")),
+            body=_to_bytes(req.get("body")),
+        ),
+        response=RecordedResponse(
+            status=int(status["code"]),
+            reason=str(status.get("message") or ""),
+            headers=make_headers(resp.get("headers")),
+            body=_to_bytes((resp.get("body") or {}).get("string")),
+        ),
+        cost_usd=None if cost is None else float(cost),
+        extra=tuple(sorted(meta.items())),
+    )
+
+
+def dumps(interactions: Iterable[Interaction], meta: Mapping[str, Any]) -> str:
+    data = {
+        "contracttape": {"format": FORMAT_VERSION, **dict(meta)},
+        "interactions": [interaction_to_dict(i) for i in interactions],
+        "version": VCR_FORMAT_VERSION,
+    }
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+    return text
+
+
+def loads(text: str, path: Path) -> CassetteFile:
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise CassetteFormatError(path, f"not valid cassette YAML ({exc}); re-record it") from exc
+    if not isinstance(data, dict) or data.get("version") != VCR_FORMAT_VERSION:
+        raise CassetteFormatError(path, "not a vcrpy format-1 cassette; delete it and re-record")
+    meta = dict(data.get("contracttape") or {})
+    fmt = meta.pop("format", FORMAT_VERSION)
+    if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
+        raise CassetteFormatError(
+            path, f"written by a newer contracttape (format {fmt}, this one reads {FORMAT_VERSION}); upgrade"
+        )
+    try:
+        interactions = tuple(interaction_from_dict(i) for i in data.get("interactions") or [])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CassetteFormatError(path, f"malformed interaction ({exc!r}); re-record this test") from exc
+    return CassetteFile(path=path, interactions=interactions, meta=meta)
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+class CassetteCache:
+    """Parsed cassettes, once per file version per process (keyed by path, mtime and size)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, tuple[tuple[int, int], CassetteFile]] = {}
+
+    def load(self, path: Path) -> CassetteFile | None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = self._entries.get(path)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        parsed = loads(path.read_text(encoding="utf-8"), path)
+        self._entries[path] = (stamp, parsed)
+        return parsed
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def lock_for(path: Path) -> FileLock:
+    """A cross-process lock for one cassette, kept outside the cassette tree."""
+    lock_dir = Path(tempfile.gettempdir()) / "contracttape-locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    return FileLock(str(lock_dir / f"{digest}.lock"), timeout=120)
+
+
+def update(
+    path: Path,
+    build: Callable[[CassetteFile | None], tuple[list[Interaction], Mapping[str, Any]] | None],
+) -> bool:
+    """Rewrite a cassette under its lock from its current on-disk state.
+
+    ``build`` gets what is on disk now (another worker may have written it) and returns the
+    interactions and metadata to write, or None to leave the file alone. The file is only
+    written when its interactions change, so an unchanged re-record leaves no diff at all.
+    Returns whether the file was written.
+    """
+    with lock_for(path):
+        current = loads(path.read_text(encoding="utf-8"), path) if path.exists() else None
+        result = build(current)
+        if result is None:
+            return False
+        interactions, meta = result
+        if current is not None and list(current.interactions) == interactions:
+            return False
+        write_atomic(path, dumps(interactions, meta))
+        return True

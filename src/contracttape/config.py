@@ -1,0 +1,101 @@
+"""Record modes, per-test options, and the one precedence chain that merges them.
+
+Precedence, highest first: command line > ``@pytest.mark.contracttape(...)`` kwargs >
+the ``contracttape_config`` fixture > defaults. ``merge`` implements it; nothing else does.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from contracttape.errors import ConfigError
+
+
+class RecordMode(enum.StrEnum):
+    """What a test does with its cassette.
+
+    none          replay only (default); a request with no recorded twin fails the test
+    once          record if the cassette does not exist yet, otherwise replay only
+    new_episodes  replay what matches, send and record what does not (appended)
+    all           send every request; new recordings replace old ones with the same request,
+                  old ones the test no longer makes are kept
+    rewrite       send every request; the cassette is replaced by exactly this run's traffic
+    """
+
+    NONE = "none"
+    ONCE = "once"
+    NEW_EPISODES = "new_episodes"
+    ALL = "all"
+    REWRITE = "rewrite"
+
+    @property
+    def records(self) -> bool:
+        """Whether this mode may ever send a request to the target."""
+        return self is not RecordMode.NONE
+
+
+class Target(enum.StrEnum):
+    SANDBOX = "sandbox"
+    LIVE = "live"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TapeOptions:
+    """Per-test options; ``None`` means "not set here, ask the next level".
+
+    Built from marker kwargs, so an unknown kwarg is a ``ConfigError`` naming the test.
+    """
+
+    record_mode: RecordMode | None = None
+    cassette: str | None = None
+    allow_playback_repeats: bool | None = None
+    allow_unused: bool | None = None
+    compress_time: bool | None = None
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any], where: str) -> TapeOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown contracttape option(s) {', '.join(unknown)}; "
+                f"known options are {', '.join(sorted(known))}"
+            )
+        values = dict(kwargs)
+        if values.get("record_mode") is not None:
+            values["record_mode"] = parse_record_mode(values["record_mode"], where)
+        for name in ("allow_playback_repeats", "allow_unused", "compress_time"):
+            if values.get(name) is not None and not isinstance(values[name], bool):
+                raise ConfigError(f"{where}: contracttape option {name} must be True or False")
+        if values.get("cassette") is not None and not isinstance(values["cassette"], str):
+            raise ConfigError(f"{where}: contracttape option cassette must be a file name (str)")
+        return cls(**values)
+
+
+DEFAULTS = TapeOptions(
+    record_mode=RecordMode.NONE,
+    allow_playback_repeats=False,
+    allow_unused=False,
+    compress_time=True,
+)
+
+
+def parse_record_mode(value: object, where: str) -> RecordMode:
+    try:
+        return RecordMode(str(value))
+    except ValueError:
+        choices = ", ".join(m.value for m in RecordMode)
+        raise ConfigError(f"{where}: record mode {value!r} is not one of {choices}") from None
+
+
+def merge(*levels: TapeOptions) -> TapeOptions:
+    """First non-None value of each option, levels given highest precedence first."""
+    merged: dict[str, Any] = {}
+    for f in fields(TapeOptions):
+        merged[f.name] = next(
+            (getattr(level, f.name) for level in levels if getattr(level, f.name) is not None), None
+        )
+    return TapeOptions(**merged)

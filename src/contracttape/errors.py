@@ -1,0 +1,62 @@
+"""Every error contracttape raises, in one hierarchy.
+
+ContractTapeError
+ ├── ConfigError                 bad option, marker kwarg or config value
+ ├── CassetteError               a cassette file cannot be used
+ │    └── CassetteFormatError    unreadable, or written by a newer format version
+ ├── PlaybackError               replay could not serve the traffic a test made
+ │    ├── NoMatchingInteraction  a request has no recorded twin (or its twins are used up)
+ │    └── UnusedInteractions     recorded requests the test never made
+ ├── NetworkBlocked              a socket tried to leave the process during replay
+ └── SecretLeak                  the scanner found a secret in a file
+
+Messages say what happened, where (test, cassette, request) and the command that fixes it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ContractTapeError(Exception):
+    """Base class of every contracttape error."""
+
+
+class ConfigError(ContractTapeError):
+    """An option, marker kwarg or configuration value is invalid."""
+
+
+class CassetteError(ContractTapeError):
+    """A cassette file cannot be used."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"{path}: {message}")
+
+
+class CassetteFormatError(CassetteError):
+    """A cassette is unreadable or was written by an unknown format version."""
+
+
+class PlaybackError(ContractTapeError):
+    """Replay could not serve the traffic a test made."""
+
+
+class NoMatchingInteraction(PlaybackError):
+    """A request was made that the cassette cannot answer."""
+
+
+class UnusedInteractions(PlaybackError):
+    """The cassette holds requests that the test never made."""
+
+
+class NetworkBlocked(ContractTapeError, OSError):
+    """A connection was attempted while the network is blocked (replay mode).
+
+    It is also an ``OSError`` so that code which handles connection failures still sees one;
+    the plugin reports it even if the client swallowed it.
+    """
+
+
+class SecretLeak(ContractTapeError):
+    """The secrets scanner found something that looks like a credential."""

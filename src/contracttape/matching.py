@@ -1,0 +1,181 @@
+"""How a request made during replay finds its recorded twin.
+
+Every request (recorded or live) is first normalised (``normalize.Normaliser.request``), then
+reduced to a ``RequestShape``: method, origin, path, query (order-insensitive), the few headers
+that change what a server answers, and a canonical body (JSON parsed and key-sorted; multipart
+compared part by part by name, filename, type and content hash, never by its random boundary;
+forms as sorted pairs; anything else by hash). Its hash is the index key, so lookup is O(1).
+
+When nothing matches, ``explain`` compares the request with recorded ones matcher by matcher
+and returns reasons, which the error message is built from.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from contracttape.model import RecordedRequest
+from contracttape.normalize import is_json_type, media_type, parse_json
+
+# Request headers that change the answer (PostgREST's Prefer / Accept profiles, ranges,
+# storage upserts). Everything else (auth, SDK noise) is ignored for matching.
+MATCHED_HEADERS = ("prefer", "range", "x-upsert", "accept-profile", "content-profile")
+_GENERIC_ACCEPT = frozenset({"", "*/*", "application/json", "application/json, */*", "text/event-stream"})
+
+MATCHERS = ("method", "origin", "path", "query", "headers", "body")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def multipart_parts(body: bytes, content_type: str) -> list[tuple[str, str, str, str]] | None:
+    """(name, filename, content-type, sha256) per part, sorted; None if not parseable."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        return None
+    parts = []
+    for part in message.iter_parts():
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        parts.append(
+            (
+                str(part.get_param("name", header="content-disposition") or ""),
+                str(part.get_filename() or ""),
+                part.get_content_type(),
+                _sha(data),
+            )
+        )
+    return sorted(parts)
+
+
+def canonical_body(request: RecordedRequest) -> Any:
+    body = request.body
+    if not body:
+        return ""
+    mtype = media_type(request.headers)
+    if mtype.startswith("multipart/"):
+        parts = multipart_parts(body, request.header("content-type") or "")
+        if parts is not None:
+            return {"multipart": parts}
+    if is_json_type(mtype) or body[:1] in (b"{", b"["):
+        ok, parsed = parse_json(body)
+        if ok:
+            return {"json": parsed}
+    if mtype == "application/x-www-form-urlencoded":
+        return {"form": sorted(parse_qsl(body.decode("latin-1"), keep_blank_values=True))}
+    return {"sha256": _sha(body)}
+
+
+def _matched_headers(request: RecordedRequest) -> list[tuple[str, str]]:
+    found = [(name, request.header(name) or "") for name in MATCHED_HEADERS if request.header(name)]
+    accept = (request.header("accept") or "").strip().lower()
+    if accept not in _GENERIC_ACCEPT:
+        found.append(("accept", accept))
+    return found
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """A normalised request reduced to what matching compares."""
+
+    method: str
+    origin: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
+    body: str  # canonical JSON text of the body's canonical form
+
+    @classmethod
+    def of(cls, request: RecordedRequest) -> RequestShape:
+        parts = urlsplit(request.uri)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+        return cls(
+            method=request.method.upper(),
+            origin=f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}",
+            path=parts.path or "/",
+            query=tuple(sorted(parse_qsl(parts.query, keep_blank_values=True))),
+            headers=tuple(_matched_headers(request)),
+            body=json.dumps(canonical_body(request), sort_keys=True, separators=(",", ":"), default=str),
+        )
+
+    @property
+    def key(self) -> str:
+        text = json.dumps(
+            [self.method, self.origin, self.path, self.query, self.headers, self.body], separators=(",", ":")
+        )
+        return _sha(text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One matcher that failed, and why."""
+
+    matcher: str
+    detail: str
+
+
+def _first_json_difference(a: Any, b: Any, path: str = "$") -> str | None:
+    if type(a) is not type(b):
+        return f"{path}: {json.dumps(b)[:60]} recorded, {json.dumps(a)[:60]} sent"
+    if isinstance(a, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in b:
+                return f"{path}.{key}: sent but not recorded"
+            if key not in a:
+                return f"{path}.{key}: recorded but not sent"
+            found = _first_json_difference(a[key], b[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path}: {len(b)} items recorded, {len(a)} sent"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _first_json_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b else f"{path}: {json.dumps(b)[:60]} recorded, {json.dumps(a)[:60]} sent"
+
+
+def _body_detail(sent: str, recorded: str) -> str:
+    a, b = json.loads(sent), json.loads(recorded)
+    if isinstance(a, dict) and isinstance(b, dict) and "json" in a and "json" in b:
+        return "JSON body differs at " + (_first_json_difference(a["json"], b["json"]) or "$")
+    if isinstance(a, dict) and isinstance(b, dict) and "multipart" in a and "multipart" in b:
+        sent_parts = {tuple(p[:2]): p for p in a["multipart"]}
+        rec_parts = {tuple(p[:2]): p for p in b["multipart"]}
+        names = sorted(set(sent_parts) ^ set(rec_parts)) or sorted(
+            k for k in sent_parts if sent_parts[k] != rec_parts.get(k)
+        )
+        return "multipart parts differ: " + ", ".join(f"{n}({f})" if f else n for n, f in names)
+    return "body differs"
+
+
+def explain(sent: RequestShape, recorded: RequestShape) -> list[Mismatch]:
+    """Matchers that fail between a sent request and a recorded one, with reasons."""
+    out: list[Mismatch] = []
+    if sent.method != recorded.method:
+        out.append(Mismatch("method", f"{recorded.method} recorded, {sent.method} sent"))
+    if sent.origin != recorded.origin:
+        out.append(Mismatch("origin", f"{recorded.origin} recorded, {sent.origin} sent"))
+    if sent.path != recorded.path:
+        out.append(Mismatch("path", f"{recorded.path} recorded, {sent.path} sent"))
+    if sent.query != recorded.query:
+        missing = sorted(set(recorded.query) - set(sent.query))
+        extra = sorted(set(sent.query) - set(recorded.query))
+        out.append(Mismatch("query", f"recorded-only {missing}, sent-only {extra}"))
+    if sent.headers != recorded.headers:
+        out.append(Mismatch("headers", f"{list(recorded.headers)} recorded, {list(sent.headers)} sent"))
+    if sent.body != recorded.body:
+        out.append(Mismatch("body", _body_detail(sent.body, recorded.body)))
+    return out

@@ -1,0 +1,229 @@
+"""Volatile values out, readable bodies in: what an interaction looks like on disk.
+
+``Normaliser.for_disk`` turns a raw interaction into the one stored in a cassette:
+credentials redacted (``redact.Redactor``), compressed bodies decoded, JSON pretty-printed,
+volatile values (dates, request ids, rate-limit counters, JWT time claims) pinned, SDK noise
+headers dropped, and real origins (a sandbox on a random port) renamed to stable logical ones.
+``Normaliser.for_match`` applies the same rules to an outgoing request, so a request made
+during replay and its recorded twin normalise to the same thing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracttape.model import Headers, Interaction, RecordedRequest, RecordedResponse, header_value
+from contracttape.redact import Redactor
+
+PINNED_HTTP_DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
+PINNED_INSTANT = "2026-01-01T00:00:00"
+
+# Request headers that carry no meaning for the server's answer but change between runs or
+# SDK versions; they are neither stored nor matched.
+NOISE_REQUEST_HEADERS = frozenset(
+    {"user-agent", "accept-encoding", "connection", "content-length", "host", "keep-alive", "te"}
+)
+NOISE_REQUEST_PREFIXES = ("x-stainless-",)
+
+# Response headers whose values change on every call; pinned to a stable stand-in.
+_VOLATILE_RESPONSE_HEADERS: dict[str, str] = {
+    "date": PINNED_HTTP_DATE,
+    "expires": PINNED_HTTP_DATE,
+    "last-modified": PINNED_HTTP_DATE,
+    "x-request-id": "req_normalised",
+    "request-id": "req_normalised",
+    "x-amzn-requestid": "req_normalised",
+    "sb-request-id": "req_normalised",
+    "x-correlation-id": "req_normalised",
+    "cf-ray": "normalised",
+    "openai-processing-ms": "0",
+    "x-envoy-upstream-service-time": "0",
+    "age": "0",
+    "etag": '"normalised"',
+}
+# Headers dropped from stored responses: hop-by-hop, or recomputed on write.
+_DROPPED_RESPONSE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "connection", "keep-alive"})
+
+_ISO_INSTANT = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?P<frac>\.\d+)?(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def is_noise_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in NOISE_REQUEST_HEADERS or lowered.startswith(NOISE_REQUEST_PREFIXES)
+
+
+def pin_instant(value: str) -> str:
+    """An ISO-8601 date-time pinned to 2026-01-01T00:00:00, keeping its exact shape."""
+    m = _ISO_INSTANT.match(value)
+    if not m:
+        return value
+    sep = value[10]
+    time = "00:00:00"[: len(m.group("time"))]
+    frac = "." + "0" * (len(m.group("frac")) - 1) if m.group("frac") else ""
+    tz = m.group("tz") or ""
+    if tz and tz != "Z":
+        tz = tz[0] + "00" + (":" if ":" in tz else "") + "00"
+    return f"2026-01-01{sep}{time}{frac}{tz}"
+
+
+def decode_body(body: bytes, headers: Headers) -> bytes:
+    """Undo Content-Encoding (gzip, deflate, br; stacked codings in reverse order).
+
+    Some clients (urllib3) hand over a body they already decoded while the header still names
+    the coding; a body that does not decode is therefore taken as already decoded.
+    """
+    try:
+        return _decode(body, (header_value(headers, "content-encoding") or "").lower())
+    except (OSError, EOFError, zlib.error, ValueError):
+        return body
+
+
+def _decode(body: bytes, coding: str) -> bytes:
+    for step in reversed([c.strip() for c in coding.split(",") if c.strip()]):
+        if step in ("gzip", "x-gzip"):
+            body = gzip.decompress(body)
+        elif step == "deflate":
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:
+                body = zlib.decompress(body, -zlib.MAX_WBITS)
+        elif step == "br":
+            body = _brotli_decompress(body)
+        elif step != "identity":
+            raise ValueError(f"unsupported content-encoding {step!r}")
+    return body
+
+
+def _brotli_decompress(body: bytes) -> bytes:
+    try:
+        import brotli  # optional dependency: pip install 'contracttape[brotli]'
+    except ImportError as exc:
+        raise ValueError("a br-encoded body needs the brotli package: pip install 'contracttape[brotli]'") from exc
+    data: bytes = brotli.decompress(body)
+    return data
+
+
+def media_type(headers: Headers) -> str:
+    return (header_value(headers, "content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def is_json_type(mtype: str) -> bool:
+    return mtype == "application/json" or mtype.endswith("+json") or mtype.endswith("/json")
+
+
+def parse_json(body: bytes) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False, None
+
+
+def pretty_json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """The rules that make an interaction safe and stable on disk, and matchable."""
+
+    redactor: Redactor = field(default_factory=Redactor)
+    # real origin (scheme://host:port) -> logical origin stored in cassettes
+    origins: Mapping[str, str] = field(default_factory=dict)
+    pin_timestamps: bool = True
+
+    # -- values ---------------------------------------------------------------------------
+
+    def _json(self, value: Any) -> Any:
+        value = self.redactor.json_value(value)
+        return self._pin(value) if (self.pin_timestamps or self.origins) else value
+
+    def _pin(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self._pin(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._pin(v) for v in value]
+        if isinstance(value, str):
+            value = self.rename_origins(value)
+            return pin_instant(value) if self.pin_timestamps else value
+        return value
+
+    def rename_origins(self, text: str) -> str:
+        for real, logical in self.origins.items():
+            if real in text:
+                text = text.replace(real, logical)
+        return text
+
+    def body(self, body: bytes, headers: Headers) -> bytes:
+        """A body cleaned of secrets and volatile values; JSON comes out pretty-printed."""
+        if not body:
+            return body
+        mtype = media_type(headers)
+        ok, parsed = parse_json(body) if (is_json_type(mtype) or body[:1] in (b"{", b"[")) else (False, None)
+        if ok:
+            return pretty_json(self._json(parsed))
+        if mtype == "application/x-www-form-urlencoded":
+            return self.rename_origins_bytes(self.redactor.form(body))
+        return self.rename_origins_bytes(self.redactor.raw(body))
+
+    def rename_origins_bytes(self, body: bytes) -> bytes:
+        if not self.origins:
+            return body
+        text = body.decode("latin-1")
+        renamed = self.rename_origins(text)
+        return body if renamed == text else renamed.encode("latin-1")
+
+    # -- requests and responses ------------------------------------------------------------
+
+    def request(self, request: RecordedRequest) -> RecordedRequest:
+        """The stored (and matched) form of a request."""
+        headers = tuple((n, v) for n, v in request.headers if not is_noise_header(n))
+        headers = tuple((n, self.rename_origins(v)) for n, v in self.redactor.headers(headers))
+        body = self.body(decode_body(request.body, request.headers), request.headers)
+        headers = tuple((n, v) for n, v in headers if n.lower() != "content-encoding")
+        return RecordedRequest(
+            method=request.method.upper(),
+            uri=self.redactor.uri(self.rename_origins(request.uri)),
+            headers=headers,
+            body=body,
+        )
+
+    def response(self, response: RecordedResponse) -> RecordedResponse:
+        body = self.body(decode_body(response.body, response.headers), response.headers)
+        headers = self._response_headers(self.redactor.headers(response.headers), len(body))
+        return RecordedResponse(response.status, response.reason, headers, body)
+
+    def _response_headers(self, headers: Headers, length: int) -> Headers:
+        limits = {n.lower(): v for n, v in headers if n.lower().startswith("x-ratelimit-limit-")}
+        out: list[tuple[str, str]] = []
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered in _DROPPED_RESPONSE_HEADERS:
+                continue
+            if lowered == "content-length":
+                value = str(length)
+            elif lowered in _VOLATILE_RESPONSE_HEADERS:
+                value = _VOLATILE_RESPONSE_HEADERS[lowered]
+            elif lowered.startswith("x-ratelimit-remaining-"):
+                value = limits.get("x-ratelimit-limit-" + lowered.removeprefix("x-ratelimit-remaining-"), value)
+            elif lowered.startswith("x-ratelimit-reset-"):
+                value = "0s"
+            elif lowered == "location":
+                value = self.redactor.uri(self.rename_origins(value))
+            out.append((name, value))
+        return tuple(out)
+
+    def for_disk(self, interaction: Interaction) -> Interaction:
+        return Interaction(
+            request=self.request(interaction.request),
+            response=self.response(interaction.response),
+            cost_usd=interaction.cost_usd,
+            extra=interaction.extra,
+        )

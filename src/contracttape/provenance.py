@@ -1,0 +1,40 @@
+"""Where a cassette came from: when, against what, with which library versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from importlib import metadata
+from typing import Any
+
+# Libraries whose version changes what goes over the wire, recorded when installed.
+TRACKED_DISTRIBUTIONS = (
+    "contracttape",
+    "vcrpy",
+    "httpx",
+    "httpx2",
+    "requests",
+    "openai",
+    "supabase",
+    "llama-cloud",
+)
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_DISTRIBUTIONS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def provenance(*, test_id: str, target: str, record_mode: str) -> dict[str, Any]:
+    return {
+        "recorded_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "target": target,
+        "test": test_id,
+        "record_mode": record_mode,
+        "versions": library_versions(),
+    }

@@ -1,0 +1,196 @@
+"""One test's cassette in use: the record/replay engine, plain Python, no pytest needed.
+
+    with TapeSession(path, mode=RecordMode.NONE, test_id="tests/x.py::test_y") as tape:
+        ...  # httpx / httpx2 / requests traffic is served from, or recorded into, the cassette
+    tape.check()  # raises the first problem: a miss, a blocked connection, unused traffic
+
+Replay (``none``, or ``once`` with a cassette on disk) blocks the network and compresses time.
+Recording modes send unmatched requests to the target and store them normalised
+(``normalize.Normaliser``); the cassette is written on exit, atomically and under a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from contracttape import _offline, cassettes
+from contracttape._vcr import cassette_context
+from contracttape.config import RecordMode
+from contracttape.errors import ContractTapeError, NoMatchingInteraction, UnusedInteractions
+from contracttape.index import InteractionIndex
+from contracttape.matching import RequestShape
+from contracttape.model import Interaction, RecordedRequest, RecordedResponse
+from contracttape.normalize import Normaliser
+from contracttape.provenance import provenance
+
+
+class TapeSession:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        mode: RecordMode = RecordMode.NONE,
+        test_id: str = "",
+        normaliser: Normaliser | None = None,
+        cache: cassettes.CassetteCache | None = None,
+        target: str = "sandbox",
+        allow_playback_repeats: bool = False,
+        allow_unused: bool = False,
+        compress_time: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.mode = mode
+        self.test_id = test_id or str(path)
+        self.normaliser = normaliser or Normaliser()
+        self.target = target
+        self.allow_unused = allow_unused
+        self.compress_time = compress_time
+        self.incidents = _offline.Incidents()
+        self.misses: list[NoMatchingInteraction] = []
+        self.recorded: list[Interaction] = []
+        self._lock = threading.Lock()
+        self._stack: ExitStack | None = None
+        loaded = (cache or cassettes.CassetteCache()).load(self.path) if mode is not RecordMode.REWRITE else None
+        self.existed = self.path.exists()
+        self.index = InteractionIndex(loaded.interactions if loaded else (), allow_repeats=allow_playback_repeats)
+
+    # -- what kind of run this is ---------------------------------------------------------------
+
+    @property
+    def replaying(self) -> bool:
+        """Replay only: nothing may be sent (mode none, or once with a cassette on disk)."""
+        return self.mode is RecordMode.NONE or (self.mode is RecordMode.ONCE and self.existed)
+
+    @property
+    def plays_back(self) -> bool:
+        """Whether recorded interactions answer requests at all in this mode."""
+        return self.mode in (RecordMode.NONE, RecordMode.ONCE, RecordMode.NEW_EPISODES)
+
+    # -- the engine's two questions, asked by the vcrpy bridge ----------------------------------
+
+    def shape_of(self, request: RecordedRequest) -> RequestShape:
+        return RequestShape.of(self.normaliser.request(request))
+
+    def can_play(self, shape: RequestShape) -> bool:
+        if self.replaying:
+            return True  # play() then answers or raises a diagnostic error
+        if not self.plays_back:
+            return False
+        with self._lock:
+            return self.index.available(shape)
+
+    def play(self, request: RecordedRequest, shape: RequestShape) -> RecordedResponse:
+        with self._lock:
+            found = self.index.take(shape)
+        if found is None:
+            error = self._miss(request, shape)
+            with self._lock:
+                self.misses.append(error)
+            raise error
+        return found[1].response
+
+    def record(self, request: RecordedRequest, response: RecordedResponse) -> None:
+        stored = self.normaliser.for_disk(Interaction(request, response))
+        with self._lock:
+            self.recorded.append(stored)
+
+    # -- diagnostics ------------------------------------------------------------------------------
+
+    def rerecord_hint(self) -> str:
+        return f"To re-record just this test: contracttape record -- '{self.test_id}'"
+
+    def _miss(self, request: RecordedRequest, shape: RequestShape) -> NoMatchingInteraction:
+        shown = self.normaliser.request(request).describe()
+        lines = [f"{self.test_id}: no recorded response for {shown}", f"  cassette: {self.path}"]
+        times = self.index.times_recorded(shape)
+        if not self.existed:
+            lines.append("  the cassette does not exist: this test has never been recorded")
+        elif times:
+            lines.append(
+                f"  this exact request was recorded {times} time(s) and all were already replayed; "
+                "the test now makes it more often than when it was recorded "
+                "(or mark it @pytest.mark.contracttape(allow_playback_repeats=True))"
+            )
+        else:
+            candidates = self.index.closest(shape)
+            lines.append("  closest recorded requests:" if candidates else "  no recorded request is similar")
+            for c in candidates:
+                reasons = "; ".join(f"{m.matcher}: {m.detail}" for m in c.mismatches)
+                lines.append(f"    #{c.position} {c.interaction.request.describe()}  [{reasons}]")
+        lines.append(f"  {self.rerecord_hint()}")
+        return NoMatchingInteraction("\n".join(lines))
+
+    def problems(self) -> list[ContractTapeError]:
+        found: list[ContractTapeError] = list(self.misses)
+        if self.incidents.blocked:
+            found.append(
+                _offline.NetworkBlocked(
+                    f"{self.test_id}: tried to reach the network during replay "
+                    f"({'; '.join(self.incidents.blocked[:3])}), outside any recorded client. "
+                    f"{self.rerecord_hint()}"
+                )
+            )
+        if self.replaying and not self.allow_unused and not self.misses:
+            unused = self.index.unused()
+            if unused:
+                shown = ", ".join(
+                    f"#{p} {self.index.interactions[p].request.describe()}" for p in unused[:5]
+                )
+                found.append(
+                    UnusedInteractions(
+                        f"{self.test_id}: {len(unused)} recorded interaction(s) in {self.path} were never "
+                        f"requested: {shown}. The test changed since it was recorded. "
+                        f"{self.rerecord_hint()} (or mark it "
+                        "@pytest.mark.contracttape(allow_unused=True))"
+                    )
+                )
+        return found
+
+    def check(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise problems[0]
+
+    # -- context ------------------------------------------------------------------------------------
+
+    def __enter__(self) -> TapeSession:
+        stack = ExitStack()
+        if self.replaying:
+            stack.enter_context(_offline.block_network(self.incidents, self.test_id))
+            if self.compress_time:
+                stack.enter_context(_offline.compress_time(self.incidents))
+        stack.enter_context(cassette_context(self))
+        self._stack = stack
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._stack is not None, "TapeSession exited without being entered"
+        self._stack.close()
+        self._stack = None
+        self.save()
+
+    def save(self) -> bool:
+        """Write the cassette as this mode says; returns whether the file changed."""
+        if self.replaying or not self.recorded:
+            return False
+        meta = provenance(test_id=self.test_id, target=self.target, record_mode=self.mode.value)
+        return cassettes.update(self.path, lambda current: self._merged(current, meta))
+
+    def _merged(
+        self, current: cassettes.CassetteFile | None, meta: Mapping[str, Any]
+    ) -> tuple[list[Interaction], Mapping[str, Any]]:
+        old = list(current.interactions) if current else []
+        if self.mode is RecordMode.NEW_EPISODES:
+            return old + self.recorded, meta
+        if self.mode is RecordMode.ALL:
+            new_keys = {RequestShape.of(i.request).key for i in self.recorded}
+            kept = [i for i in old if RequestShape.of(i.request).key not in new_keys]
+            return self.recorded + kept, meta
+        return list(self.recorded), meta  # once (new cassette), rewrite
