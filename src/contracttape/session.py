@@ -53,6 +53,7 @@ class TapeSession:
         self.incidents = _offline.Incidents()
         self.misses: list[NoMatchingInteraction] = []
         self.recorded: list[Interaction] = []
+        self.written = False
         self._lock = threading.Lock()
         self._stack: ExitStack | None = None
         loaded = (cache or cassettes.CassetteCache()).load(self.path) if mode is not RecordMode.REWRITE else None
@@ -174,7 +175,7 @@ class TapeSession:
         assert self._stack is not None, "TapeSession exited without being entered"
         self._stack.close()
         self._stack = None
-        self.save()
+        self.written = self.save()
 
     def save(self) -> bool:
         """Write the cassette as this mode says; returns whether the file changed."""

@@ -1,0 +1,221 @@
+"""The pytest plugin: options, marker and fixtures in, one ``TapeSession`` per test out.
+
+Precedence of per-test options (one chain, ``config.merge``): command line >
+``@pytest.mark.contracttape(...)`` kwargs > the ``contracttape_config`` fixture > defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracttape import _offline
+from contracttape.cassettes import CassetteCache, cassette_path
+from contracttape.config import DEFAULTS, RecordMode, TapeOptions, Target, merge, parse_record_mode
+from contracttape.errors import ConfigError, ContractTapeError
+from contracttape.normalize import Normaliser
+from contracttape.session import TapeSession
+
+MARKER = "contracttape"
+
+
+@dataclass
+class PluginState:
+    """Per-pytest-run state, kept in ``config.stash`` (never a module global)."""
+
+    cli: TapeOptions
+    target: Target
+    budget_usd: float | None
+    cassette_dir: Path
+    origins: dict[str, str] = field(default_factory=dict)
+    cache: CassetteCache = field(default_factory=CassetteCache)
+    stack: ExitStack = field(default_factory=ExitStack)
+    network_incidents: _offline.Incidents = field(default_factory=_offline.Incidents)
+    replayed: int = 0
+    written: int = 0
+    slept_seconds: float = 0.0
+
+
+STATE = pytest.StashKey[PluginState]()
+SESSION = pytest.StashKey[TapeSession]()
+REPORTED = pytest.StashKey[set[int]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("contracttape", "contracttape record/replay")
+    choices = [m.value for m in RecordMode]
+    try:
+        group.addoption(
+            "--record-mode",
+            default=None,
+            choices=choices,
+            help="none (default: replay only), once, new_episodes, all, rewrite.",
+        )
+    except ValueError:  # pytest-recording declares the same option; pytest_configure explains
+        pass
+    group.addoption(
+        "--target",
+        default=Target.SANDBOX.value,
+        choices=[t.value for t in Target],
+        help="Where record/drift traffic goes: the local sandbox (default) or the live services.",
+    )
+    group.addoption(
+        "--budget-usd", type=float, default=None, help="Spend cap for record/drift runs, in USD."
+    )
+    group.addoption("--cassette-dir", default=None, help="Cassette root (default: <rootdir>/cassettes).")
+    group.addoption(
+        "--block-network",
+        action="store_true",
+        default=False,
+        help="Refuse every outbound connection for the whole run, not only in cassette tests.",
+    )
+    parser.addini("contracttape_cassette_dir", "Cassette root, relative to rootdir.", default="cassettes")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(record_mode=, cassette=, allow_playback_repeats=, allow_unused=, compress_time=): "
+        "record/replay this test's HTTP traffic in its own cassette.",
+    )
+    if config.pluginmanager.has_plugin("recording"):
+        raise pytest.UsageError(
+            "contracttape and pytest-recording both drive vcrpy and share --record-mode; "
+            "disable one of them, e.g. with `-p no:recording`."
+        )
+    mode = config.getoption("--record-mode")
+    target = Target(config.getoption("--target"))
+    if target is Target.LIVE:
+        raise pytest.UsageError(
+            "--target live is refused: recording against paid services needs the budget cap, "
+            "which is not built yet. Record against the sandbox (the default) until then."
+        )
+    raw_dir = config.getoption("--cassette-dir") or config.getini("contracttape_cassette_dir")
+    state = PluginState(
+        cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None),
+        target=target,
+        budget_usd=config.getoption("--budget-usd"),
+        cassette_dir=(config.rootpath / raw_dir).resolve(),
+    )
+    config.stash[STATE] = state
+    if config.getoption("--block-network"):
+        state.stack.enter_context(_offline.block_network(state.network_incidents, "pytest session"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None:
+        state.stack.close()
+
+
+@pytest.fixture
+def contracttape_config() -> dict[str, Any]:
+    """Override to set contracttape options for a module or directory (below markers and CLI)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def contracttape_origins(pytestconfig: pytest.Config) -> dict[str, str]:
+    """Real origin -> logical origin stored in cassettes (e.g. a sandbox on a random port).
+
+    A fixture that starts a server registers ``origins[real_base_url] = "http://name.test"``
+    while recording; during replay clients are pointed at the logical origin directly.
+    """
+    return pytestconfig.stash[STATE].origins
+
+
+def _options(item: pytest.Item, fixture_config: dict[str, Any]) -> TapeOptions:
+    marker = item.get_closest_marker(MARKER)
+    if marker is not None and marker.args:
+        raise ConfigError(f"{item.nodeid}: @pytest.mark.{MARKER} takes keyword arguments only")
+    from_marker = TapeOptions.from_kwargs(marker.kwargs if marker else {}, item.nodeid)
+    from_fixture = TapeOptions.from_kwargs(fixture_config, f"{item.nodeid} (contracttape_config fixture)")
+    return merge(item.config.stash[STATE].cli, from_marker, from_fixture, DEFAULTS)
+
+
+def _cassette_for(item: pytest.Item, options: TapeOptions, cassette_dir: Path) -> Path:
+    module = item.module.__name__.rsplit(".", 1)[-1] if isinstance(item, pytest.Function) else "tests"
+    cls = getattr(item, "cls", None)
+    name = options.cassette or (f"{cls.__name__}.{item.name}" if cls else item.name)
+    return cassette_path(cassette_dir, module, name)
+
+
+@pytest.fixture(autouse=True)
+def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSession | None]:
+    item = request.node
+    if item.get_closest_marker(MARKER) is None and "tape" not in getattr(item, "fixturenames", ()):
+        yield None
+        return
+    state = item.config.stash[STATE]
+    options = _options(item, request.getfixturevalue("contracttape_config"))
+    assert options.record_mode is not None
+    session = TapeSession(
+        _cassette_for(item, options, state.cassette_dir),
+        mode=options.record_mode,
+        test_id=item.nodeid,
+        normaliser=Normaliser(origins=state.origins),
+        cache=state.cache,
+        target=state.target.value,
+        allow_playback_repeats=bool(options.allow_playback_repeats),
+        allow_unused=bool(options.allow_unused),
+        compress_time=bool(options.compress_time),
+    )
+    item.stash[SESSION] = session
+    item.stash[REPORTED] = set()
+    with session:
+        yield session
+    state.replayed += int(session.replaying)
+    state.written += int(session.written)
+    state.slept_seconds += session.incidents.slept_seconds
+    _raise_new_problems(item, session)
+
+
+@pytest.fixture
+def tape(_contracttape_cassette: TapeSession | None) -> TapeSession:
+    """The test's ``TapeSession`` (requesting it turns record/replay on for the test)."""
+    assert _contracttape_cassette is not None
+    return _contracttape_cassette
+
+
+def _raise_new_problems(item: pytest.Item, session: TapeSession, cause: BaseException | None = None) -> None:
+    reported = item.stash[REPORTED]
+    fresh = [p for p in session.problems() if id(p) not in reported]
+    if not fresh:
+        return
+    reported.update(id(p) for p in fresh)
+    first: ContractTapeError = fresh[0]
+    raise first from cause
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail with the replay diagnosis even when a client swallowed or wrapped the error."""
+    try:
+        result = yield
+    except BaseException as exc:
+        session = item.stash.get(SESSION, None)
+        if session is not None and (session.misses or session.incidents.blocked):
+            _raise_new_problems(item, session, cause=exc)
+        raise
+    session = item.stash.get(SESSION, None)
+    if session is not None and (session.misses or session.incidents.blocked):
+        _raise_new_problems(item, session)
+    return result
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None or not (state.replayed or state.written or state.network_incidents.blocked):
+        return
+    terminalreporter.write_sep("-", "contracttape")
+    terminalreporter.write_line(
+        f"cassettes replayed: {state.replayed}, recorded: {state.written}, "
+        f"sleep skipped in replay: {state.slept_seconds:.1f}s, target: {state.target.value}"
+    )
+    for blocked in state.network_incidents.blocked[:10]:
+        terminalreporter.write_line(f"blocked outside a cassette: {blocked}")

@@ -1,0 +1,28 @@
+"""The integration suite: real clients (httpx, httpx2 via the openai SDK, requests) recorded
+against a loopback server, replayed offline from ``cassettes/``.
+
+In replay (the default) no server starts: clients get the logical origin that cassettes store.
+In a recording mode the server starts on a random port, registered as that logical origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.loopback_app import LoopbackServer
+
+LOGICAL_ORIGIN = "http://loopback.contracttape.test"
+
+pytestmark = pytest.mark.contracttape
+
+
+@pytest.fixture(scope="session")
+def base_url(pytestconfig: pytest.Config, contracttape_origins: dict[str, str]) -> Iterator[str]:
+    if (pytestconfig.getoption("--record-mode") or "none") == "none":
+        yield LOGICAL_ORIGIN
+        return
+    with LoopbackServer() as server:
+        contracttape_origins[server.url] = LOGICAL_ORIGIN
+        yield server.url
