@@ -11,6 +11,7 @@ during replay and its recorded twin normalise to the same thing.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 import zlib
@@ -22,7 +23,7 @@ from contracttape.model import Headers, Interaction, RecordedRequest, RecordedRe
 from contracttape.redact import Redactor
 
 PINNED_HTTP_DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
-PINNED_INSTANT = "2026-01-01T00:00:00"
+PINNED_EPOCH = 1767225600  # 2026-01-01T00:00:00Z, for creation timestamps given as epoch seconds
 
 # Request headers that carry no meaning for the server's answer but change between runs or
 # SDK versions; they are neither stored nor matched.
@@ -130,6 +131,28 @@ def pretty_json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+_BOUNDARY = re.compile(r'boundary="?([^";,\s]+)"?', re.IGNORECASE)
+_EPOCH_KEYS = frozenset({"created", "created_at", "updated_at"})
+
+
+def sorted_headers(headers: Headers) -> Headers:
+    """Headers ordered by name (values of one name keep their order): clients differ in order."""
+    return tuple(sorted(headers, key=lambda pair: pair[0].lower()))
+
+
+def stable_boundary(headers: Headers, body: bytes) -> tuple[Headers, bytes]:
+    """Replace a multipart body's random boundary by one derived from its content."""
+    ctype = header_value(headers, "content-type") or ""
+    found = _BOUNDARY.search(ctype) if ctype.lower().startswith("multipart/") else None
+    if not found or not body:
+        return headers, body
+    old = found.group(1).encode("latin-1")
+    new = b"contracttape-" + hashlib.sha256(body.replace(old, b"")).hexdigest()[:24].encode()
+    new_ctype = ctype[: found.start(1)] + new.decode() + ctype[found.end(1) :]
+    fixed = tuple((n, new_ctype if n.lower() == "content-type" else v) for n, v in headers)
+    return fixed, body.replace(b"--" + old, b"--" + new)
+
+
 @dataclass(frozen=True)
 class Normaliser:
     """The rules that make an interaction safe and stable on disk, and matchable."""
@@ -147,13 +170,24 @@ class Normaliser:
 
     def _pin(self, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: self._pin(v) for k, v in value.items()}
+            return {k: self._pin_member(k, v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._pin(v) for v in value]
         if isinstance(value, str):
             value = self.rename_origins(value)
             return pin_instant(value) if self.pin_timestamps else value
         return value
+
+    def _pin_member(self, key: str, value: Any) -> Any:
+        if (
+            self.pin_timestamps
+            and key in _EPOCH_KEYS
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+            and 10**9 <= value < 10**10
+        ):
+            return PINNED_EPOCH
+        return self._pin(value)
 
     def rename_origins(self, text: str) -> str:
         for real, logical in self.origins.items():
@@ -188,16 +222,17 @@ class Normaliser:
         headers = tuple((n, self.rename_origins(v)) for n, v in self.redactor.headers(headers))
         body = self.body(decode_body(request.body, request.headers), request.headers)
         headers = tuple((n, v) for n, v in headers if n.lower() != "content-encoding")
+        headers, body = stable_boundary(headers, body)
         return RecordedRequest(
             method=request.method.upper(),
             uri=self.redactor.uri(self.rename_origins(request.uri)),
-            headers=headers,
+            headers=sorted_headers(headers),
             body=body,
         )
 
     def response(self, response: RecordedResponse) -> RecordedResponse:
         body = self.body(decode_body(response.body, response.headers), response.headers)
-        headers = self._response_headers(self.redactor.headers(response.headers), len(body))
+        headers = sorted_headers(self._response_headers(self.redactor.headers(response.headers), len(body)))
         return RecordedResponse(response.status, response.reason, headers, body)
 
     def _response_headers(self, headers: Headers, length: int) -> Headers:
