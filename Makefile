@@ -1,0 +1,42 @@
+# Every target bootstraps .venv on first use (and again when pyproject.toml changes).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CT     := $(VENV)/bin/contracttape
+STAMP  := $(VENV)/.installed
+BUDGET ?=
+TARGET ?= sandbox
+ARGS   ?=
+
+.PHONY: test replay record lint bench scan clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("contracttape needs Python >= 3.11") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)  ## the project's own tests (unit, plugin, integration replay), then the secrets scan
+	$(PY) -m pytest tests -n 2 $(ARGS)
+	$(CT) scan cassettes contracts
+
+replay: $(STAMP)  ## the integration suite from cassettes only, network blocked
+	$(CT) replay $(if $(ARGS),-- $(ARGS))
+
+record: $(STAMP)  ## re-record cassettes: make record [BUDGET=0.50] [TARGET=sandbox|live] [ARGS=test-id]
+	$(CT) record --target $(TARGET) $(if $(BUDGET),--budget-usd $(BUDGET)) $(if $(ARGS),-- $(ARGS))
+
+scan: $(STAMP)
+	$(CT) scan cassettes contracts
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests tools
+	$(VENV)/bin/ruff format --check src tests tools
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) tools/bench_replay.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

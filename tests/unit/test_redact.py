@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from contracttape.patterns import REDACTED_SIGNATURE, SECRET_PATTERNS
+from contracttape.redact import PINNED_EXP, PINNED_IAT, Redactor, neutralise_jwt
+
+# One realistic example per secret pattern (built, not literal, so this file itself scans clean).
+EXAMPLES = {
+    "anthropic-key": "sk-ant-" + "api03-" + "x" * 30,
+    "openai-key": "sk-" + "proj-" + "A1b2" * 10,
+    "llamacloud-key": "llx-" + "Q" * 40,
+    "supabase-secret-key": "sb_secret_" + "z" * 24,
+    "supabase-access-token": "sbp_" + "ab12" * 10,
+    "aws-access-key-id": "AKIA" + "ABCDEFGHIJKLMNOP",
+    "github-token": "ghp_" + "a" * 36,
+    "gitlab-token": "glpat-" + "b" * 20,
+    "slack-token": "xoxb-" + "123456789012-abc",
+    "google-api-key": "AIza" + "c" * 35,
+    "stripe-key": "sk_live_" + "d" * 24,
+    "huggingface-token": "hf_" + "e" * 34,
+    "sendgrid-key": "SG." + "f" * 22 + "." + "g" * 43,
+    "npm-token": "npm_" + "h" * 36,
+    "url-credentials": "postgres://admin:" + "pw-secret" + "@db.internal:5432/app",
+}
+
+
+def jwt(claims: dict[str, object]) -> str:
+    def enc(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{enc({'alg': 'HS256', 'typ': 'JWT'})}.{enc(claims)}.c2lnbmF0dXJlLXRoYXQtaXMtc2VjcmV0"
+
+
+def test_every_redacting_pattern_has_an_example() -> None:
+    assert {p.name for p in SECRET_PATTERNS if p.redact} == set(EXAMPLES)
+
+
+@pytest.mark.parametrize(("name", "secret"), sorted(EXAMPLES.items()))
+def test_patterns_are_replaced_in_text(name: str, secret: str) -> None:
+    cleaned = Redactor().text(f"before {secret} after")
+    assert secret not in cleaned
+    assert f"<redacted:{name}>" in cleaned
+
+
+def test_jwt_keeps_claims_loses_signature_and_pins_time() -> None:
+    token = jwt({"sub": "u1", "role": "authenticated", "iat": 1800000000, "exp": 1800003600})
+    neutral = neutralise_jwt(token)
+    header, payload, signature = neutral.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert signature == REDACTED_SIGNATURE
+    assert claims == {"sub": "u1", "role": "authenticated", "iat": PINNED_IAT, "exp": PINNED_EXP}
+    assert neutralise_jwt(neutral) == neutral  # idempotent: stored tokens match replayed ones
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "expected"),
+    [
+        ("Authorization", "Bearer sk-" + "x" * 30, "Bearer <redacted:authorization>"),
+        ("apikey", "anything", "<redacted:apikey>"),
+        ("Cookie", "sid=1", "<redacted:cookie>"),
+        ("set-cookie", "sid=1; HttpOnly", "<redacted:set-cookie>"),
+        ("openai-organization", "org-123", "<redacted:openai-organization>"),
+        ("openai-project", "proj_1", "<redacted:openai-project>"),
+        ("x-custom", "sk-" + "y" * 30, "<redacted:openai-key>"),
+        ("content-type", "application/json", "application/json"),
+    ],
+)
+def test_headers(header: str, value: str, expected: str) -> None:
+    assert Redactor().headers(((header, value),)) == ((header, expected),)
+
+
+def test_query_parameters_and_url_credentials() -> None:
+    uri = Redactor().uri("https://user:pw12345@h.test/object/sign/b/a.pdf?token=abc.def&apikey=k&page=2")
+    assert uri == "https://<redacted:url-credentials>@h.test/object/sign/b/a.pdf?token=<redacted:token>&apikey=<redacted:apikey>&page=2"
+
+
+def test_json_keys_and_nested_strings() -> None:
+    token = jwt({"sub": "u1", "exp": 1800003600})
+    body = {
+        "access_token": token,
+        "refresh_token": "r3fr3sh",
+        "user": {"password": "hunter2", "notes": ["key: llx-" + "k" * 30]},
+        "expires_in": 3600,
+    }
+    cleaned = Redactor().json_value(body)
+    assert cleaned["access_token"].endswith("." + REDACTED_SIGNATURE)
+    assert cleaned["refresh_token"] == "<redacted:refresh_token>"
+    assert cleaned["user"] == {"password": "<redacted:password>", "notes": ["key: <redacted:llamacloud-key>"]}
+    assert cleaned["expires_in"] == 3600
+
+
+def test_service_rules_extend_the_defaults() -> None:
+    from contracttape.patterns import SecretPattern
+    import re
+
+    redactor = Redactor().extended(
+        header_names=["X-Tenant-Secret"], body_keys=["pin"], patterns=[SecretPattern("acme-key", re.compile(r"acme_[0-9]{6}"))]
+    )
+    assert redactor.headers((("x-tenant-secret", "v"),)) == (("x-tenant-secret", "<redacted:x-tenant-secret>"),)
+    assert redactor.json_value({"pin": "1234", "k": "id acme_123456"}) == {"pin": "<redacted:pin>", "k": "id <redacted:acme-key>"}
+    assert Redactor().json_value({"pin": "1234"}) == {"pin": "1234"}
