@@ -6,6 +6,8 @@ import pytest
 
 from tests.integration.loopback_app import LoopbackServer
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def loopback_url() -> Iterator[str]:

@@ -4,8 +4,8 @@
 request that replay cannot serve can never reach a network. Unix sockets and socketpairs (event
 loops, xdist) are left alone.
 
-``compress_time``: ``time.sleep``, ``asyncio.sleep`` and ``anyio.sleep`` return at once (still
-yielding to the event loop), so a client that polls a job every second or backs off before a
+``compress_time``: ``time.sleep``, ``asyncio.sleep`` and ``anyio.sleep`` called from the test's
+own thread return at once (still yielding to the event loop), so a client that polls a job every second or backs off before a
 retry replays in milliseconds. The total time skipped is kept for the report.
 
 Both are context managers that undo exactly what they did, and they record what they saw in the
@@ -93,15 +93,28 @@ def compress_time(incidents: Incidents) -> Iterator[None]:
     anyio = sys.modules.get("anyio")
     original_anyio_sleep = getattr(anyio, "sleep", None)
 
+    owner = threading.get_ident()
+
+    def mine() -> bool:
+        # Only the test's own thread: a server or worker thread running beside the test
+        # (a recording target, a pytester parent) keeps its real clock.
+        return threading.get_ident() == owner
+
     def sleep(seconds: float) -> None:
+        if not mine():
+            return original_sleep(seconds)
         incidents.add_sleep(seconds)
         original_sleep(0)
 
     async def async_sleep(delay: float, result: Any = None) -> Any:
+        if not mine():
+            return await original_async_sleep(delay, result)
         incidents.add_sleep(delay)
         return await original_async_sleep(0, result)
 
     async def anyio_sleep(delay: float) -> None:
+        if not mine():
+            return await original_anyio_sleep(delay)  # type: ignore[misc, no-any-return]
         incidents.add_sleep(delay)
         await original_anyio_sleep(0)  # type: ignore[misc]
 

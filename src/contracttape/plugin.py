@@ -43,21 +43,18 @@ class PluginState:
 
 STATE = pytest.StashKey[PluginState]()
 SESSION = pytest.StashKey[TapeSession]()
-REPORTED = pytest.StashKey[set[int]]()
+REPORTED = pytest.StashKey[set[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("contracttape", "contracttape record/replay")
-    choices = [m.value for m in RecordMode]
-    try:
-        group.addoption(
-            "--record-mode",
-            default=None,
-            choices=choices,
-            help="none (default: replay only), once, new_episodes, all, rewrite.",
-        )
-    except ValueError:  # pytest-recording declares the same option; pytest_configure explains
-        pass
+    shared(
+        group,
+        "--record-mode",
+        default=None,
+        choices=[m.value for m in RecordMode],
+        help="none (default: replay only), once, new_episodes, all, rewrite.",
+    )
     group.addoption(
         "--target",
         default=Target.SANDBOX.value,
@@ -68,13 +65,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--budget-usd", type=float, default=None, help="Spend cap for record/drift runs, in USD."
     )
     group.addoption("--cassette-dir", default=None, help="Cassette root (default: <rootdir>/cassettes).")
-    group.addoption(
+    shared(
+        group,
         "--block-network",
         action="store_true",
         default=False,
         help="Refuse every outbound connection for the whole run, not only in cassette tests.",
     )
     parser.addini("contracttape_cassette_dir", "Cassette root, relative to rootdir.", default="cassettes")
+
+
+def shared(group: pytest.OptionGroup, name: str, **kwargs: Any) -> None:
+    """Declare an option pytest-recording may have declared already (pytest_configure explains)."""
+    try:
+        group.addoption(name, **kwargs)
+    except ValueError:
+        pass
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -184,10 +190,10 @@ def tape(_contracttape_cassette: TapeSession | None) -> TapeSession:
 
 def _raise_new_problems(item: pytest.Item, session: TapeSession, cause: BaseException | None = None) -> None:
     reported = item.stash[REPORTED]
-    fresh = [p for p in session.problems() if id(p) not in reported]
+    fresh = [p for p in session.problems() if str(p) not in reported]
     if not fresh:
         return
-    reported.update(id(p) for p in fresh)
+    reported.update(str(p) for p in fresh)
     first: ContractTapeError = fresh[0]
     raise first from cause
 

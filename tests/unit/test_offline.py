@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 
 import anyio
@@ -45,3 +46,20 @@ def test_sleeps_are_skipped_but_counted() -> None:
     assert time.monotonic() - start < 5  # a regression would wait 100 s, not a few ms more
     assert incidents.slept_seconds == 100
     assert time.sleep is not None and asyncio.sleep.__name__ == "sleep"
+
+
+def test_other_threads_keep_their_clock() -> None:
+    incidents = Incidents()
+    took: list[float] = []
+
+    def worker() -> None:
+        start = time.monotonic()
+        time.sleep(0.2)
+        took.append(time.monotonic() - start)
+
+    with compress_time(incidents):
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    assert took[0] >= 0.2
+    assert incidents.slept_seconds == 0

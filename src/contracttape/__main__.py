@@ -1,0 +1,3 @@
+from contracttape.cli import main
+
+main()
