@@ -5,8 +5,8 @@ request that replay cannot serve can never reach a network. Unix sockets and soc
 loops, xdist) are left alone.
 
 ``compress_time``: ``time.sleep``, ``asyncio.sleep`` and ``anyio.sleep`` called from the test's
-own thread return at once (still yielding to the event loop), so a client that polls a job every second or backs off before a
-retry replays in milliseconds. The total time skipped is kept for the report.
+own thread return at once (still yielding to the event loop), so a client that polls a job every
+second or backs off before a retry replays in milliseconds. The total time skipped is kept for the report.
 
 Both are context managers that undo exactly what they did, and they record what they saw in the
 ``Incidents`` object they are given, so the plugin can fail a test even when a client swallowed
@@ -118,14 +118,14 @@ def compress_time(incidents: Incidents) -> Iterator[None]:
         incidents.add_sleep(delay)
         await original_anyio_sleep(0)  # type: ignore[misc]
 
-    time.sleep = sleep
-    asyncio.sleep = async_sleep
+    patches: list[tuple[Any, str, Any]] = [(time, "sleep", sleep), (asyncio, "sleep", async_sleep)]
     if anyio is not None:
-        anyio.sleep = anyio_sleep
+        patches.append((anyio, "sleep", anyio_sleep))
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    for module, name, replacement in patches:
+        setattr(module, name, replacement)
     try:
         yield
     finally:
-        time.sleep = original_sleep
-        asyncio.sleep = original_async_sleep
-        if anyio is not None:
-            anyio.sleep = original_anyio_sleep
+        for module, name, original in saved:
+            setattr(module, name, original)

@@ -52,7 +52,8 @@ _VOLATILE_RESPONSE_HEADERS: dict[str, str] = {
 _DROPPED_RESPONSE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "connection", "keep-alive"})
 
 _ISO_INSTANT = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?P<frac>\.\d+)?(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
+    r"(?P<frac>\.\d+)?(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
 )
 
 
@@ -107,7 +108,9 @@ def _brotli_decompress(body: bytes) -> bytes:
     try:
         import brotli  # optional dependency: pip install 'contracttape[brotli]'
     except ImportError as exc:
-        raise ValueError("a br-encoded body needs the brotli package: pip install 'contracttape[brotli]'") from exc
+        raise ValueError(
+            "a br-encoded body needs the brotli package: pip install 'contracttape[brotli]'"
+        ) from exc
     data: bytes = brotli.decompress(body)
     return data
 
@@ -247,7 +250,9 @@ class Normaliser:
             elif lowered in _VOLATILE_RESPONSE_HEADERS:
                 value = _VOLATILE_RESPONSE_HEADERS[lowered]
             elif lowered.startswith("x-ratelimit-remaining-"):
-                value = limits.get("x-ratelimit-limit-" + lowered.removeprefix("x-ratelimit-remaining-"), value)
+                value = limits.get(
+                    "x-ratelimit-limit-" + lowered.removeprefix("x-ratelimit-remaining-"), value
+                )
             elif lowered.startswith("x-ratelimit-reset-"):
                 value = "0s"
             elif lowered == "location":

@@ -7,7 +7,7 @@ Precedence of per-test options (one chain, ``config.merge``): command line >
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,9 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=[t.value for t in Target],
         help="Where record/drift traffic goes: the local sandbox (default) or the live services.",
     )
-    group.addoption(
-        "--budget-usd", type=float, default=None, help="Spend cap for record/drift runs, in USD."
-    )
+    group.addoption("--budget-usd", type=float, default=None, help="Spend cap for record/drift runs, in USD.")
     group.addoption("--cassette-dir", default=None, help="Cassette root (default: <rootdir>/cassettes).")
     shared(
         group,
@@ -77,10 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def shared(group: pytest.OptionGroup, name: str, **kwargs: Any) -> None:
     """Declare an option pytest-recording may have declared already (pytest_configure explains)."""
-    try:
+    with suppress(ValueError):
         group.addoption(name, **kwargs)
-    except ValueError:
-        pass
 
 
 def pytest_configure(config: pytest.Config) -> None:

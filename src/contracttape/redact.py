@@ -65,7 +65,8 @@ def neutralise_jwt(token: str) -> str:
         if isinstance(payload.get(claim), int | float):
             payload[claim] = value
     encoded = [
-        _b64url_encode(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()) for obj in (header, payload)
+        _b64url_encode(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode())
+        for obj in (header, payload)
     ]
     return f"{encoded[0]}.{encoded[1]}.{REDACTED_SIGNATURE}"
 

@@ -21,7 +21,9 @@ _EXTRA_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "secret-json-field",
         re.compile(
-            r"[\"']?\b(?:" + "|".join(sorted(SECRET_BODY_KEYS)) + r")[\"']?\s*[:=]\s*[\"'](?!<redacted)[^\"'\s]{8,}[\"']"
+            r"[\"']?\b(?:"
+            + "|".join(sorted(SECRET_BODY_KEYS))
+            + r")[\"']?\s*[:=]\s*[\"'](?!<redacted)[^\"'\s]{8,}[\"']"
         ),
     ),
 )

@@ -21,7 +21,7 @@ from typing import Any
 from contracttape import _offline, cassettes
 from contracttape._vcr import cassette_context
 from contracttape.config import RecordMode
-from contracttape.errors import ContractTapeError, NoMatchingInteraction, UnusedInteractions
+from contracttape.errors import ContractTapeError, NetworkBlocked, NoMatchingInteraction, UnusedInteractions
 from contracttape.index import InteractionIndex
 from contracttape.matching import RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
@@ -56,9 +56,13 @@ class TapeSession:
         self.written = False
         self._lock = threading.Lock()
         self._stack: ExitStack | None = None
-        loaded = (cache or cassettes.CassetteCache()).load(self.path) if mode is not RecordMode.REWRITE else None
+        loaded = (
+            (cache or cassettes.CassetteCache()).load(self.path) if mode is not RecordMode.REWRITE else None
+        )
         self.existed = self.path.exists()
-        self.index = InteractionIndex(loaded.interactions if loaded else (), allow_repeats=allow_playback_repeats)
+        self.index = InteractionIndex(
+            loaded.interactions if loaded else (), allow_repeats=allow_playback_repeats
+        )
 
     # -- what kind of run this is ---------------------------------------------------------------
 
@@ -130,7 +134,7 @@ class TapeSession:
         found: list[ContractTapeError] = list(self.misses)
         if self.incidents.blocked:
             found.append(
-                _offline.NetworkBlocked(
+                NetworkBlocked(
                     f"{self.test_id}: tried to reach the network during replay "
                     f"({'; '.join(self.incidents.blocked[:3])}), outside any recorded client. "
                     f"{self.rerecord_hint()}"
@@ -139,9 +143,7 @@ class TapeSession:
         if self.replaying and not self.allow_unused and not self.misses:
             unused = self.index.unused()
             if unused:
-                shown = ", ".join(
-                    f"#{p} {self.index.interactions[p].request.describe()}" for p in unused[:5]
-                )
+                shown = ", ".join(f"#{p} {self.index.interactions[p].request.describe()}" for p in unused[:5])
                 found.append(
                     UnusedInteractions(
                         f"{self.test_id}: {len(unused)} recorded interaction(s) in {self.path} were never "

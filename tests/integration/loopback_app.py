@@ -65,7 +65,9 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
         prompt = body["messages"][-1]["content"]
         state.attempts[prompt] += 1
         if body.get("model") == "flaky-model" and state.attempts[prompt] == 1:
-            return JSONResponse({"error": {"message": "upstream hiccup", "type": "server_error"}}, status_code=500)
+            return JSONResponse(
+                {"error": {"message": "upstream hiccup", "type": "server_error"}}, status_code=500
+            )
         reply = f"echo: {prompt}"
         return JSONResponse(
             {
@@ -89,11 +91,20 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
         body = await request.json()
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [
-            {"object": "embedding", "index": i, "embedding": [round((len(t) + k) / 100, 4) for k in range(64)]}
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": [round((len(t) + k) / 100, 4) for k in range(64)],
+            }
             for i, t in enumerate(inputs)
         ]
         return JSONResponse(
-            {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
         )
 
     async def upload(request: Request) -> Response:
@@ -115,13 +126,20 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
         job_id = request.path_params["job_id"]
         state.polls[job_id] += 1
         done = state.polls[job_id] >= 3
-        return JSONResponse({"id": job_id, "status": "COMPLETED" if done else "PENDING", "polls": state.polls[job_id]})
+        return JSONResponse(
+            {"id": job_id, "status": "COMPLETED" if done else "PENDING", "polls": state.polls[job_id]}
+        )
 
     async def token(request: Request) -> Response:
         body = await request.json()
         now = int(time.time())
-        claims = {"sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, body["email"])), "email": body["email"],
-                  "role": "authenticated", "iat": now, "exp": now + 3600}
+        claims = {
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, body["email"])),
+            "email": body["email"],
+            "role": "authenticated",
+            "iat": now,
+            "exp": now + 3600,
+        }
         return JSONResponse(
             {
                 "access_token": make_jwt(claims),

@@ -37,7 +37,9 @@ async def test_polling_loop_async(base_url: str, tape: TapeSession) -> None:
 
 def test_planted_secrets_never_replay(base_url: str, tape: TapeSession) -> None:
     with httpx.Client(base_url=base_url) as client:
-        session = client.post("/auth/token", json={"email": "ada@example.com", "password": "hunter2-hunter2"}).json()
+        session = client.post(
+            "/auth/token", json={"email": "ada@example.com", "password": "hunter2-hunter2"}
+        ).json()
         me = client.get("/auth/me", headers={"authorization": f"Bearer {session['access_token']}"}).json()
     assert me == {"authenticated": True}
     signature = session["access_token"].rsplit(".", 1)[1]

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 
-
 @pytest.fixture(autouse=True)
 def _isolated_ini(pytester: pytest.Pytester) -> None:
     # pytest-recording (installed for the benchmark) also drives vcrpy; inner runs turn it off,

@@ -55,7 +55,9 @@ def test_record_then_replay_offline(suite: pytest.Pytester, loopback_url: str) -
     replay.stdout.fnmatch_lines(["*cassettes replayed: 1, recorded: 0*"])
 
 
-def test_miss_fails_with_diagnosis_even_if_the_client_swallows_it(suite: pytest.Pytester, loopback_url: str) -> None:
+def test_miss_fails_with_diagnosis_even_if_the_client_swallows_it(
+    suite: pytest.Pytester, loopback_url: str
+) -> None:
     suite.runpytest("--record-mode=once", f"--base-url={loopback_url}").assert_outcomes(passed=1)
     suite.makepyfile(
         test_suite="""
@@ -72,7 +74,10 @@ def test_echo(base_url):
     )
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
-    assert "#0 GET http://svc.test/echo?q=1  [query: recorded-only [('q', '1')], sent-only [('q', '2')]]" in result.stdout.str()
+    assert (
+        "#0 GET http://svc.test/echo?q=1  [query: recorded-only [('q', '1')], sent-only [('q', '2')]]"
+        in result.stdout.str()
+    )
     result.stdout.fnmatch_lines(
         [
             "*NoMatchingInteraction: test_suite.py::test_echo: no recorded response for GET http://svc.test/echo?q=2",
@@ -99,7 +104,11 @@ def test_raw():
     )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*NetworkBlocked: test_raw_socket_in_replay_is_blocked_and_reported.py::test_raw: tried to reach the network*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*NetworkBlocked: test_raw_socket_in_replay_is_blocked_and_reported.py::test_raw: tried to reach the network*"
+        ]
+    )
 
 
 def test_marker_typo_is_a_clear_error(pytester: pytest.Pytester) -> None:
@@ -114,10 +123,14 @@ def test_x():
     )
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*ConfigError: *test_x: unknown contracttape option(s) record_mod; known options are*"])
+    result.stdout.fnmatch_lines(
+        ["*ConfigError: *test_x: unknown contracttape option(s) record_mod; known options are*"]
+    )
 
 
-def test_precedence_marker_over_fixture_and_cli_over_marker(suite: pytest.Pytester, loopback_url: str) -> None:
+def test_precedence_marker_over_fixture_and_cli_over_marker(
+    suite: pytest.Pytester, loopback_url: str
+) -> None:
     suite.makepyfile(
         test_suite="""
 import pytest
@@ -148,7 +161,9 @@ def test_live_target_is_refused_until_the_budget_exists(pytester: pytest.Pyteste
     result.stderr.fnmatch_lines(["*--target live is refused*budget*"])
 
 
-def test_xdist_workers_share_one_cassette_without_corruption(pytester: pytest.Pytester, loopback_url: str) -> None:
+def test_xdist_workers_share_one_cassette_without_corruption(
+    pytester: pytest.Pytester, loopback_url: str
+) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(
         test_many="""
@@ -160,7 +175,9 @@ def test_n(base_url, n):
     assert httpx.get(base_url + "/echo", params={"n": str(n)}).status_code == 200
 """
     )
-    recorded = pytester.runpytest_subprocess("-n", "4", "--record-mode=new_episodes", f"--base-url={loopback_url}")
+    recorded = pytester.runpytest_subprocess(
+        "-n", "4", "--record-mode=new_episodes", f"--base-url={loopback_url}"
+    )
     recorded.assert_outcomes(passed=16)
     path = pytester.path / "cassettes" / "test_many" / "shared.yaml"
     uris = sorted(i.request.uri for i in loads(path.read_text(), path).interactions)
@@ -170,10 +187,16 @@ def test_n(base_url, n):
 
 def test_integration_suite_round_trip_keeps_secrets_off_disk(pytester: pytest.Pytester) -> None:
     """Record the real integration suite into a scratch dir, scan it, replay it offline."""
-    shutil.copytree(ROOT / "tests", pytester.path / "tests", ignore=shutil.ignore_patterns("__pycache__", "plugin", "unit"))
+    shutil.copytree(
+        ROOT / "tests",
+        pytester.path / "tests",
+        ignore=shutil.ignore_patterns("__pycache__", "plugin", "unit"),
+    )
     (pytester.path / "tox.ini").unlink()  # use the project's own settings instead
     shutil.copy(ROOT / "pyproject.toml", pytester.path / "pyproject.toml")
-    recorded = pytester.runpytest_subprocess("tests/integration", "--record-mode=rewrite", "-p", "no:cacheprovider")
+    recorded = pytester.runpytest_subprocess(
+        "tests/integration", "--record-mode=rewrite", "-p", "no:cacheprovider"
+    )
     recorded.assert_outcomes(passed=9)
     texts = "\n".join(p.read_text() for p in (pytester.path / "cassettes").rglob("*.yaml"))
     assert PLANTED_API_KEY not in texts

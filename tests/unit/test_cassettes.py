@@ -14,14 +14,20 @@ from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 
 def sample(n: int = 0) -> Interaction:
     return Interaction(
-        RecordedRequest("POST", f"http://h.test/x/{n}", (("content-type", "application/json"),), b'{\n  "n": %d\n}\n' % n),
-        RecordedResponse(200, "OK", (("content-type", "application/json"),), b'{\n  "ok": true,\n  "n": %d\n}\n' % n),
+        RecordedRequest(
+            "POST", f"http://h.test/x/{n}", (("content-type", "application/json"),), b'{\n  "n": %d\n}\n' % n
+        ),
+        RecordedResponse(
+            200, "OK", (("content-type", "application/json"),), b'{\n  "ok": true,\n  "n": %d\n}\n' % n
+        ),
         cost_usd=0.25 if n else None,
     )
 
 
 def test_round_trip_is_exact_and_readable() -> None:
-    binary = Interaction(RecordedRequest("PUT", "http://h.test/b", (), bytes(range(256))), RecordedResponse(204))
+    binary = Interaction(
+        RecordedRequest("PUT", "http://h.test/b", (), bytes(range(256))), RecordedResponse(204)
+    )
     text = cassettes.dumps([sample(1), binary], {"target": "sandbox"})
     loaded = cassettes.loads(text, Path("c.yaml"))
     assert loaded.interactions == (sample(1), binary)
@@ -47,7 +53,7 @@ def test_plain_vcrpy_reads_our_cassettes() -> None:
     ],
 )
 def test_bad_files_get_clear_errors(text: str, message: str) -> None:
-    with pytest.raises(CassetteFormatError, match="bad.yaml") as info:
+    with pytest.raises(CassetteFormatError, match=r"bad\.yaml") as info:
         cassettes.loads(text, Path("bad.yaml"))
     assert message in str(info.value)
 
@@ -76,7 +82,8 @@ def test_cache_parses_each_file_version_once(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(cassettes, "loads", lambda text, p: calls.append(p) or real(text, p))
     cache = cassettes.CassetteCache()
     first, second = cache.load(path), cache.load(path)
-    assert first is second and len(calls) == 1
+    assert first is second
+    assert len(calls) == 1
     path.write_text(cassettes.dumps([sample(1), sample(2)], {}))
     assert len(cache.load(path).interactions) == 2  # type: ignore[union-attr]
     assert cache.load(tmp_path / "missing.yaml") is None

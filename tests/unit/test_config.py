@@ -12,7 +12,11 @@ def test_precedence_cli_then_marker_then_fixture_then_defaults() -> None:
     fixture = TapeOptions(allow_unused=False, compress_time=False, cassette="shared")
     merged = merge(cli, marker, fixture, DEFAULTS)
     assert merged == TapeOptions(
-        record_mode=RecordMode.ALL, cassette="shared", allow_playback_repeats=False, allow_unused=True, compress_time=False
+        record_mode=RecordMode.ALL,
+        cassette="shared",
+        allow_playback_repeats=False,
+        allow_unused=True,
+        compress_time=False,
     )
 
 
@@ -26,7 +30,7 @@ def test_precedence_cli_then_marker_then_fixture_then_defaults() -> None:
     ],
 )
 def test_bad_marker_kwargs_name_the_test(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError, match="tests/t.py::test_x") as info:
+    with pytest.raises(ConfigError, match=r"tests/t\.py::test_x") as info:
         TapeOptions.from_kwargs(kwargs, "tests/t.py::test_x")
     assert message in str(info.value)
 

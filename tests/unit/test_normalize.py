@@ -87,11 +87,15 @@ def test_origins_are_renamed_everywhere() -> None:
 
 def test_noise_headers_are_not_stored_and_boundaries_are_stable() -> None:
     def upload(boundary: str) -> RecordedRequest:
-        body = f"--{boundary}\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nhi\r\n--{boundary}--\r\n".encode()
+        body = f'--{boundary}\r\nContent-Disposition: form-data; name="f"\r\n\r\nhi\r\n--{boundary}--\r\n'.encode()
         return RecordedRequest(
             "POST",
             "http://h.test/u",
-            (("User-Agent", "sdk/1"), ("x-stainless-os", "Linux"), ("content-type", f"multipart/form-data; boundary={boundary}")),
+            (
+                ("User-Agent", "sdk/1"),
+                ("x-stainless-os", "Linux"),
+                ("content-type", f"multipart/form-data; boundary={boundary}"),
+            ),
             body,
         )
 
@@ -104,7 +108,9 @@ def test_noise_headers_are_not_stored_and_boundaries_are_stable() -> None:
 def test_normalising_is_idempotent() -> None:
     norm = Normaliser()
     request = RecordedRequest(
-        "post", "http://h.test/a?token=secret", (("authorization", "Bearer x"), ("content-type", "application/json")),
+        "post",
+        "http://h.test/a?token=secret",
+        (("authorization", "Bearer x"), ("content-type", "application/json")),
         b'{"password": "p", "when": "2025-01-01T00:00:00Z", "key": "sk-' + b"z" * 30 + b'"}',
     )
     once = norm.request(request)

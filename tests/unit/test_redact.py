@@ -49,7 +49,7 @@ def test_patterns_are_replaced_in_text(name: str, secret: str) -> None:
 def test_jwt_keeps_claims_loses_signature_and_pins_time() -> None:
     token = jwt({"sub": "u1", "role": "authenticated", "iat": 1800000000, "exp": 1800003600})
     neutral = neutralise_jwt(token)
-    header, payload, signature = neutral.split(".")
+    _header, payload, signature = neutral.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert signature == REDACTED_SIGNATURE
     assert claims == {"sub": "u1", "role": "authenticated", "iat": PINNED_IAT, "exp": PINNED_EXP}
@@ -75,7 +75,10 @@ def test_headers(header: str, value: str, expected: str) -> None:
 
 def test_query_parameters_and_url_credentials() -> None:
     uri = Redactor().uri("https://user:pw12345@h.test/object/sign/b/a.pdf?token=abc.def&apikey=k&page=2")
-    assert uri == "https://<redacted:url-credentials>@h.test/object/sign/b/a.pdf?token=<redacted:token>&apikey=<redacted:apikey>&page=2"
+    assert (
+        uri
+        == "https://<redacted:url-credentials>@h.test/object/sign/b/a.pdf?token=<redacted:token>&apikey=<redacted:apikey>&page=2"
+    )
 
 
 def test_json_keys_and_nested_strings() -> None:
@@ -94,12 +97,20 @@ def test_json_keys_and_nested_strings() -> None:
 
 
 def test_service_rules_extend_the_defaults() -> None:
-    from contracttape.patterns import SecretPattern
     import re
 
+    from contracttape.patterns import SecretPattern
+
     redactor = Redactor().extended(
-        header_names=["X-Tenant-Secret"], body_keys=["pin"], patterns=[SecretPattern("acme-key", re.compile(r"acme_[0-9]{6}"))]
+        header_names=["X-Tenant-Secret"],
+        body_keys=["pin"],
+        patterns=[SecretPattern("acme-key", re.compile(r"acme_[0-9]{6}"))],
     )
-    assert redactor.headers((("x-tenant-secret", "v"),)) == (("x-tenant-secret", "<redacted:x-tenant-secret>"),)
-    assert redactor.json_value({"pin": "1234", "k": "id acme_123456"}) == {"pin": "<redacted:pin>", "k": "id <redacted:acme-key>"}
+    assert redactor.headers((("x-tenant-secret", "v"),)) == (
+        ("x-tenant-secret", "<redacted:x-tenant-secret>"),
+    )
+    assert redactor.json_value({"pin": "1234", "k": "id acme_123456"}) == {
+        "pin": "<redacted:pin>",
+        "k": "id <redacted:acme-key>",
+    }
     assert Redactor().json_value({"pin": "1234"}) == {"pin": "1234"}

@@ -40,7 +40,11 @@ def test_leak_evidence(text: str, expected: set[str]) -> None:
 
 
 def test_redacted_output_scans_clean() -> None:
-    body = {"access_token": jwt({"sub": "u", "exp": 1}), "refresh_token": "abcdefgh1234", "k": list(EXAMPLES.values())}
+    body = {
+        "access_token": jwt({"sub": "u", "exp": 1}),
+        "refresh_token": "abcdefgh1234",
+        "k": list(EXAMPLES.values()),
+    }
     cleaned = Redactor().json_value(body)
     assert kinds(repr(cleaned).replace("'", '"')) == set()
     assert kinds("authorization: Bearer <redacted:authorization>") == set()
@@ -50,11 +54,13 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     (tmp_path / "clean.yaml").write_text("a: 1\n")
     runner = CliRunner()
     ok = runner.invoke(main, ["scan", str(tmp_path)])
-    assert ok.exit_code == 0 and "clean" in ok.output
+    assert ok.exit_code == 0
+    assert "clean" in ok.output
     (tmp_path / "leak.json").write_text('{"k": "' + EXAMPLES["openai-key"] + '"}')
     bad = runner.invoke(main, ["scan", str(tmp_path)])
     assert bad.exit_code == 1
     assert "leak.json:1: openai-key" in bad.output
     assert EXAMPLES["openai-key"] not in bad.output
     missing = runner.invoke(main, ["scan", str(tmp_path / "nope")])
-    assert missing.exit_code == 2 and "no such file" in missing.output
+    assert missing.exit_code == 2
+    assert "no such file" in missing.output

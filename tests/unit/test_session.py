@@ -31,9 +31,11 @@ def stored_queries(path: Path) -> list[str]:
 def test_once_records_then_replays(tmp_path: Path, loopback_url: str) -> None:
     path = tmp_path / "c.yaml"
     first = run(path, RecordMode.ONCE, loopback_url, ["a", "b"])
-    assert not first.replaying and first.written
+    assert not first.replaying
+    assert first.written
     second = run(path, RecordMode.ONCE, loopback_url, ["a", "b"])
-    assert second.replaying and second.problems() == []
+    assert second.replaying
+    assert second.problems() == []
     assert stored_queries(path) == ["a", "b"]
 
 
@@ -72,7 +74,10 @@ def test_replay_miss_names_the_closest_request_and_matcher(tmp_path: Path, loopb
     run(path, RecordMode.REWRITE, loopback_url, ["a"])
     with pytest.raises(NoMatchingInteraction) as info:
         run(path, RecordMode.NONE, loopback_url, ["zzz"])
-    assert "#0 GET http://svc.test/echo?q=a  [query: recorded-only [('q', 'a')], sent-only [('q', 'zzz')]]" in str(info.value)
+    assert (
+        "#0 GET http://svc.test/echo?q=a  [query: recorded-only [('q', 'a')], sent-only [('q', 'zzz')]]"
+        in str(info.value)
+    )
 
 
 def test_replay_reports_unused_and_extra_repeats(tmp_path: Path, loopback_url: str) -> None:
@@ -80,7 +85,8 @@ def test_replay_reports_unused_and_extra_repeats(tmp_path: Path, loopback_url: s
     run(path, RecordMode.REWRITE, loopback_url, ["a", "b"])
     fewer = run(path, RecordMode.NONE, loopback_url, ["a"])
     (problem,) = fewer.problems()
-    assert "1 recorded interaction(s)" in str(problem) and "q=b" in str(problem)
+    assert "1 recorded interaction(s)" in str(problem)
+    assert "q=b" in str(problem)
     assert run(path, RecordMode.NONE, loopback_url, ["a"], allow_unused=True).problems() == []
     with pytest.raises(NoMatchingInteraction, match=r"recorded 1 time\(s\) and all were already replayed"):
         run(path, RecordMode.NONE, loopback_url, ["a", "a", "b"])
