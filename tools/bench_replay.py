@@ -1,0 +1,153 @@
+"""Replay speed: contracttape vs vcrpy (as pytest-recording drives it) vs an in-memory floor.
+
+Each system serves the same cassette of N chat-completion interactions to the real openai SDK
+(httpx2 underneath), one distinct request per interaction:
+
+  contracttape  TapeSession in replay mode: parse once (C YAML loader), hashed lookup
+  vcrpy         vcr.VCR(record_mode="none", match_on=+body).use_cassette: what pytest-recording
+                does for a marked test (plus body matching, which a correct replay needs)
+  floor         httpx2.MockTransport answering from a dict of prepared response bytes
+
+Times are per interaction and include loading the cassette. vcrpy's lookup is a linear scan
+(quadratic per cassette), so for large cassettes it replays an evenly spaced sample of the
+requests instead of all of them; every request is unique, so a sample costs what it would in a
+full run. Ratios are computed from figures measured in this same run.
+
+    python tools/bench_replay.py [--sizes 100,1000,10000] [--vcr-sample 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx2
+import openai
+import vcr
+
+from contracttape import RecordMode, TapeSession
+from contracttape.cassettes import CassetteCache, dumps
+from contracttape.model import Interaction, RecordedRequest, RecordedResponse
+from contracttape.normalize import Normaliser, pretty_json
+
+BASE = "http://bench.test/v1"
+MODEL = "gpt-4o-mini"
+
+
+def prompt(i: int) -> str:
+    return f"question number {i}: what is {i} squared?"
+
+
+def request_body(i: int) -> dict[str, object]:
+    return {"messages": [{"role": "user", "content": prompt(i)}], "model": MODEL}
+
+
+def response_body(i: int) -> dict[str, object]:
+    return {
+        "id": f"chatcmpl-{i:08d}",
+        "object": "chat.completion",
+        "created": 1767225600,
+        "model": MODEL,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": f"{i * i}"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
+    }
+
+
+def build_cassette(path: Path, n: int) -> None:
+    normaliser = Normaliser()
+    interactions = []
+    for i in range(n):
+        req = RecordedRequest(
+            "POST",
+            f"{BASE}/chat/completions",
+            (("content-type", "application/json"),),
+            json.dumps(request_body(i)).encode(),
+        )
+        body = pretty_json(response_body(i))
+        resp = RecordedResponse(
+            200, "OK", (("content-type", "application/json"), ("content-length", str(len(body)))), body
+        )
+        interactions.append(normaliser.for_disk(Interaction(req, resp)))
+    path.write_text(dumps(interactions, {"target": "bench"}), encoding="utf-8")
+
+
+def call_all(client: openai.OpenAI, indices: Sequence[int]) -> None:
+    for i in indices:
+        reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": prompt(i)}])
+        if reply.choices[0].message.content != f"{i * i}":
+            raise AssertionError(f"wrong reply for request {i}")
+
+
+def client(http_client: httpx2.Client | None = None) -> openai.OpenAI:
+    return openai.OpenAI(base_url=BASE, api_key="sk-bench", max_retries=0, http_client=http_client)
+
+
+def run_contracttape(path: Path, indices: Sequence[int]) -> None:
+    with TapeSession(path, mode=RecordMode.NONE, cache=CassetteCache(), allow_unused=True) as tape:
+        with client() as c:
+            call_all(c, indices)
+    tape.check()
+
+
+def run_vcrpy(path: Path, indices: Sequence[int]) -> None:
+    recorder = vcr.VCR(
+        record_mode="none", match_on=("method", "scheme", "host", "port", "path", "query", "body")
+    )
+    with recorder.use_cassette(str(path)), client() as c:
+        call_all(c, indices)
+
+
+def run_floor(n: int, indices: Sequence[int]) -> None:
+    answers = {
+        json.dumps(request_body(i), sort_keys=True): pretty_json(response_body(i)) for i in range(n)
+    }
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        key = json.dumps(json.loads(request.content), sort_keys=True)
+        return httpx2.Response(200, headers={"content-type": "application/json"}, content=answers[key])
+
+    with client(httpx2.Client(transport=httpx2.MockTransport(handler))) as c:
+        call_all(c, indices)
+
+
+def per_interaction(run: Callable[[], None], count: int) -> float:
+    start = time.perf_counter()
+    run()
+    return (time.perf_counter() - start) / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--vcr-sample", type=int, default=50, help="max requests replayed by vcrpy per size")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"bench_{n}.yaml"
+            build_cassette(path, n)
+            everything = range(n)
+            step = max(1, n // args.vcr_sample)
+            sample = range(step // 2, n, step)
+            floor = per_interaction(lambda n=n: run_floor(n, everything), n)
+            ours = per_interaction(lambda p=path: run_contracttape(p, everything), n)
+            theirs = per_interaction(lambda p=path, s=sample: run_vcrpy(p, s), len(sample))
+            rows.append((n, ours, theirs, floor, len(sample)))
+    print(f"{'interactions':>12} {'contracttape':>14} {'vcrpy+p-r':>14} {'floor':>12} "
+          f"{'ct/floor':>9} {'vcrpy/ct':>9}  vcrpy requests timed")
+    for n, ours, theirs, floor, sampled in rows:
+        print(
+            f"{n:>12} {ours * 1e6:>11.0f} us {theirs * 1e6:>11.0f} us {floor * 1e6:>9.0f} us "
+            f"{ours / floor:>8.2f}x {theirs / ours:>8.1f}x  {sampled}{'' if sampled == n else ' (sample)'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
