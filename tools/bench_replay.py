@@ -89,9 +89,9 @@ def client(http_client: httpx2.Client | None = None) -> openai.OpenAI:
 
 
 def run_contracttape(path: Path, indices: Sequence[int]) -> None:
-    with TapeSession(path, mode=RecordMode.NONE, cache=CassetteCache(), allow_unused=True) as tape:
-        with client() as c:
-            call_all(c, indices)
+    tape = TapeSession(path, mode=RecordMode.NONE, cache=CassetteCache(), allow_unused=True)
+    with tape, client() as c:
+        call_all(c, indices)
     tape.check()
 
 
@@ -104,9 +104,7 @@ def run_vcrpy(path: Path, indices: Sequence[int]) -> None:
 
 
 def run_floor(n: int, indices: Sequence[int]) -> None:
-    answers = {
-        json.dumps(request_body(i), sort_keys=True): pretty_json(response_body(i)) for i in range(n)
-    }
+    answers = {json.dumps(request_body(i), sort_keys=True): pretty_json(response_body(i)) for i in range(n)}
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         key = json.dumps(json.loads(request.content), sort_keys=True)
@@ -123,7 +121,9 @@ def per_interaction(run: Callable[[], None], count: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--vcr-sample", type=int, default=50, help="max requests replayed by vcrpy per size")
     args = parser.parse_args()
@@ -136,12 +136,14 @@ def main() -> None:
             everything = range(n)
             step = max(1, n // args.vcr_sample)
             sample = range(step // 2, n, step)
-            floor = per_interaction(lambda n=n: run_floor(n, everything), n)
-            ours = per_interaction(lambda p=path: run_contracttape(p, everything), n)
+            floor = per_interaction(lambda n=n, e=everything: run_floor(n, e), n)
+            ours = per_interaction(lambda p=path, e=everything: run_contracttape(p, e), n)
             theirs = per_interaction(lambda p=path, s=sample: run_vcrpy(p, s), len(sample))
             rows.append((n, ours, theirs, floor, len(sample)))
-    print(f"{'interactions':>12} {'contracttape':>14} {'vcrpy+p-r':>14} {'floor':>12} "
-          f"{'ct/floor':>9} {'vcrpy/ct':>9}  vcrpy requests timed")
+    print(
+        f"{'interactions':>12} {'contracttape':>14} {'vcrpy+p-r':>14} {'floor':>12} "
+        f"{'ct/floor':>9} {'vcrpy/ct':>9}  vcrpy requests timed"
+    )
     for n, ours, theirs, floor, sampled in rows:
         print(
             f"{n:>12} {ours * 1e6:>11.0f} us {theirs * 1e6:>11.0f} us {floor * 1e6:>9.0f} us "
