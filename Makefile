@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)  ## the project's own tests (unit, plugin, integration replay), then the secrets scan
 	$(PY) -m pytest tests -n 2 $(ARGS)
-	$(CT) scan cassettes contracts
+	$(CT) scan
 
 replay: $(STAMP)  ## the integration suite from cassettes only, network blocked
 	$(CT) replay $(if $(ARGS),-- $(ARGS))
@@ -28,7 +28,7 @@ record: $(STAMP)  ## re-record cassettes: make record [BUDGET=0.50] [TARGET=sand
 	$(CT) record --target $(TARGET) $(if $(BUDGET),--budget-usd $(BUDGET)) $(if $(ARGS),-- $(ARGS))
 
 scan: $(STAMP)
-	$(CT) scan cassettes contracts
+	$(CT) scan
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests tools
