@@ -26,7 +26,26 @@ from contracttape.model import Interaction, RecordedRequest, RecordedResponse, h
 FORMAT_VERSION = 1  # contracttape's own block; vcrpy's "version" stays 1 as well
 VCR_FORMAT_VERSION = 1
 
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """The C safe loader, resolving only the plain-scalar types cassettes contain.
+
+    Dropping the timestamp/merge/value resolvers keeps every other plain scalar a string (a
+    date-like header value stays text) and makes loading about a quarter faster.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [
+            (tag, regex)
+            for tag, regex in resolvers
+            if tag.rsplit(":", 1)[-1] in {"int", "float", "bool", "null"}
+        ]
+        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    }
+
+
 _BaseDumper: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 

@@ -19,6 +19,7 @@ from contracttape.cassettes import CassetteCache, cassette_path
 from contracttape.config import DEFAULTS, RecordMode, TapeOptions, Target, merge, parse_record_mode
 from contracttape.errors import ConfigError, ContractTapeError
 from contracttape.normalize import Normaliser
+from contracttape.redact import Redactor
 from contracttape.session import TapeSession
 
 MARKER = "contracttape"
@@ -131,6 +132,12 @@ def contracttape_origins(pytestconfig: pytest.Config) -> dict[str, str]:
     return pytestconfig.stash[STATE].origins
 
 
+@pytest.fixture(scope="session")
+def contracttape_redactor() -> Redactor:
+    """Override (in a conftest) to add service-specific secret rules: ``Redactor().extended(...)``."""
+    return Redactor()
+
+
 def _options(item: pytest.Item, fixture_config: dict[str, Any]) -> TapeOptions:
     marker = item.get_closest_marker(MARKER)
     if marker is not None and marker.args:
@@ -160,7 +167,9 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
         _cassette_for(item, options, state.cassette_dir),
         mode=options.record_mode,
         test_id=item.nodeid,
-        normaliser=Normaliser(origins=state.origins),
+        normaliser=Normaliser(
+            redactor=request.getfixturevalue("contracttape_redactor"), origins=state.origins
+        ),
         cache=state.cache,
         target=state.target.value,
         allow_playback_repeats=bool(options.allow_playback_repeats),

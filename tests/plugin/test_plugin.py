@@ -155,6 +155,22 @@ def test_pytest_recording_alongside_is_a_clear_error(pytester: pytest.Pytester) 
     result.stderr.fnmatch_lines(["*contracttape and pytest-recording both drive vcrpy*-p no:recording*"])
 
 
+def test_custom_redaction_rules_from_a_fixture(suite: pytest.Pytester, loopback_url: str) -> None:
+    suite.makeconftest(
+        CONFTEST
+        + """
+from contracttape import Redactor
+
+@pytest.fixture(scope="session")
+def contracttape_redactor():
+    return Redactor().extended(query_params=["q"])
+"""
+    )
+    suite.runpytest("--record-mode=once", f"--base-url={loopback_url}").assert_outcomes(passed=1)
+    text = (suite.path / "cassettes" / "test_suite" / "test_echo.yaml").read_text()
+    assert "uri: http://svc.test/echo?q=<redacted:q>" in text
+
+
 def test_live_target_is_refused_until_the_budget_exists(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--target=live")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
