@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracttape.model import Headers, Interaction, RecordedRequest, RecordedResponse, header_value
-from contracttape.redact import Redactor
+from contracttape.redact import Redactor, map_json
 
 PINNED_HTTP_DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
 PINNED_EPOCH = 1767225600  # 2026-01-01T00:00:00Z, for creation timestamps given as epoch seconds
@@ -138,6 +138,10 @@ _BOUNDARY = re.compile(r'boundary="?([^";,\s]+)"?', re.IGNORECASE)
 _EPOCH_KEYS = frozenset({"created", "created_at", "updated_at"})
 
 
+def _is_epoch(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 10**9 <= value < 10**10
+
+
 def sorted_headers(headers: Headers) -> Headers:
     """Headers ordered by name (values of one name keep their order): clients differ in order."""
     return tuple(sorted(headers, key=lambda pair: pair[0].lower()))
@@ -168,29 +172,16 @@ class Normaliser:
     # -- values ---------------------------------------------------------------------------
 
     def _json(self, value: Any) -> Any:
-        value = self.redactor.json_value(value)
-        return self._pin(value) if (self.pin_timestamps or self.origins) else value
+        return map_json(value, self._json_leaf)
 
-    def _pin(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: self._pin_member(k, v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._pin(v) for v in value]
+    def _json_leaf(self, key: str | None, value: Any) -> Any:
+        value = self.redactor.json_leaf(key, value)
         if isinstance(value, str):
             value = self.rename_origins(value)
             return pin_instant(value) if self.pin_timestamps else value
-        return value
-
-    def _pin_member(self, key: str, value: Any) -> Any:
-        if (
-            self.pin_timestamps
-            and key in _EPOCH_KEYS
-            and isinstance(value, int)
-            and not isinstance(value, bool)
-            and 10**9 <= value < 10**10
-        ):
+        if self.pin_timestamps and key in _EPOCH_KEYS and _is_epoch(value):
             return PINNED_EPOCH
-        return self._pin(value)
+        return value
 
     def rename_origins(self, text: str) -> str:
         for real, logical in self.origins.items():

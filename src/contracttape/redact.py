@@ -15,7 +15,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -69,6 +69,15 @@ def neutralise_jwt(token: str) -> str:
         for obj in (header, payload)
     ]
     return f"{encoded[0]}.{encoded[1]}.{REDACTED_SIGNATURE}"
+
+
+def map_json(value: Any, leaf: Callable[[str | None, Any], Any], key: str | None = None) -> Any:
+    """Rebuild parsed JSON with every scalar passed through ``leaf(parent key, scalar)``."""
+    if isinstance(value, dict):
+        return {k: map_json(v, leaf, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_json(v, leaf, key) for v in value]
+    return leaf(key, value)
 
 
 @dataclass(frozen=True)
@@ -126,18 +135,15 @@ class Redactor:
 
     def json_value(self, value: Any) -> Any:
         """Walk parsed JSON: named keys are replaced whole, other strings pattern-scanned."""
-        if isinstance(value, dict):
-            return {k: self._json_member(k, v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.json_value(v) for v in value]
-        if isinstance(value, str):
-            return self.text(value)
-        return value
+        return map_json(value, self.json_leaf)
 
-    def _json_member(self, key: str, value: Any) -> Any:
-        if key.lower() in self.body_keys and isinstance(value, str) and value:
+    def json_leaf(self, key: str | None, value: Any) -> Any:
+        """One JSON scalar, given the key it sits under (a list's items share the list's key)."""
+        if not isinstance(value, str):
+            return value
+        if key is not None and value and key.lower() in self.body_keys:
             return neutralise_jwt(value) if JWT_RE.fullmatch(value) else placeholder(key.lower())
-        return self.json_value(value)
+        return self.text(value)
 
     def headers(self, headers: Headers) -> Headers:
         out = []
