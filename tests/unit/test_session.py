@@ -92,3 +92,17 @@ def test_replay_reports_unused_and_extra_repeats(tmp_path: Path, loopback_url: s
         run(path, RecordMode.NONE, loopback_url, ["a", "a", "b"])
     repeats = run(path, RecordMode.NONE, loopback_url, ["a", "a", "b"], allow_playback_repeats=True)
     assert repeats.problems() == []
+
+
+def test_gzip_response_is_stored_decoded(tmp_path: Path, loopback_url: str) -> None:
+    path = tmp_path / "c.yaml"
+    session = TapeSession(
+        path, mode=RecordMode.REWRITE, normaliser=Normaliser(origins={loopback_url: LOGICAL})
+    )
+    with session, httpx.Client(base_url=loopback_url, headers={"accept-encoding": "gzip"}) as client:
+        live = client.post("/v1/embeddings", json={"model": "m", "input": ["a", "b", "c"]})
+    assert live.headers["content-encoding"] == "gzip"
+    (stored,) = loads(path.read_text(), path).interactions
+    assert stored.response.header("content-encoding") is None
+    assert stored.response.body.startswith(b'{\n  "object": "list"')
+    assert stored.response.header("content-length") == str(len(stored.response.body))

@@ -1,0 +1,52 @@
+"""`contracttape record` and `replay` run the real suite through pytest in a subprocess."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST = "tests/integration/test_http_clients.py::test_httpx_sync_query_and_json"
+
+
+def test_replay_runs_the_suite_offline(pytester: pytest.Pytester) -> None:
+    pytester.chdir()
+    result = pytester.run(
+        sys.executable,
+        "-m",
+        "contracttape",
+        "replay",
+        "--",
+        str(ROOT / "tests/integration/test_http_clients.py"),
+        "--rootdir",
+        str(ROOT),
+        "-p",
+        "no:cacheprovider",
+    )
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*4 passed*"])
+    result.stderr.fnmatch_lines(["*pytest*--record-mode=none --block-network*"])
+
+
+def test_record_writes_only_where_told(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    result = pytester.run(
+        sys.executable,
+        "-m",
+        "contracttape",
+        "record",
+        "--mode",
+        "rewrite",
+        "--",
+        str(ROOT / TEST),
+        "--rootdir",
+        str(ROOT),
+        f"--cassette-dir={tmp_path}",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert result.ret == 0, result.stdout.str()
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.yaml"))
+    assert written == ["test_http_clients/test_httpx_sync_query_and_json.yaml"]
+    assert "target: sandbox" in (tmp_path / written[0]).read_text()
