@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 
+from contracttape import contracts as contract_files
+from contracttape.cassettes import write_atomic
 from contracttape.config import RecordMode, Target
+from contracttape.errors import ContractTapeError
+from contracttape.openapi import document
 from contracttape.scan import pattern_count, scan_paths
+from contracttape.settings import Settings, load_settings
 
 DEFAULT_SUITE = "tests/integration"
 DEFAULT_SCAN_PATHS = ("cassettes", "contracts", "reports")
@@ -75,3 +81,62 @@ def scan(paths: tuple[Path, ...]) -> None:
         click.echo(f"secrets scan: {len(findings)} finding(s) in {shown}; redact and re-record.", err=True)
         sys.exit(1)
     click.echo(f"secrets scan: clean ({pattern_count()} patterns over {shown})")
+
+
+@main.group()
+def contracts() -> None:
+    """Infer, check and export the JSON Schema contracts of recorded endpoints."""
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings(Path.cwd())
+    except ContractTapeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contracts.command("build")
+def contracts_build() -> None:
+    """Infer one contract per endpoint from every cassette response; write what changed."""
+    settings = _settings()
+    catalogue = settings.catalogue()
+    built = contract_files.contracts_from(contract_files.observations_in(settings.cassettes, catalogue))
+    services = [p.name for p in catalogue.profiles]
+    result = contract_files.write_contracts(built, settings.contracts, services)
+    for path in result.written:
+        click.echo(f"wrote   {path.relative_to(settings.root)}")
+    for path in result.removed:
+        click.echo(f"removed {path.relative_to(settings.root)} (no cassette backs it any more)")
+    click.echo(
+        f"contracts: {len(built)} endpoint(s), {len(result.written)} written, "
+        f"{len(result.unchanged)} unchanged, {len(result.removed)} removed"
+    )
+
+
+@contracts.command("check")
+def contracts_check() -> None:
+    """Validate every cassette response against its contract; exit 1 on a violation."""
+    settings = _settings()
+    book = contract_files.ContractBook(settings.contracts, settings.catalogue())
+    found = contract_files.validate_cassettes(settings.cassettes, book)
+    for path, position, violation in found:
+        click.echo(f"{path.relative_to(settings.root)} interaction #{position}: {violation}")
+    if found:
+        raise SystemExit(1)
+    click.echo("contracts check: every recorded response satisfies its contract")
+
+
+@contracts.command("openapi")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="default: <contracts>/openapi")
+def contracts_openapi(out: Path | None) -> None:
+    """Write one OpenAPI 3.1 document per service from the committed contracts."""
+    settings = _settings()
+    out = out or settings.contracts / "openapi"
+    by_service: dict[str, list[contract_files.ContractFile]] = {}
+    for path in sorted(settings.contracts.glob("*/*.schema.json")):
+        contract = contract_files.ContractFile.from_json(path.read_text(encoding="utf-8"), path)
+        by_service.setdefault(contract.endpoint.service, []).append(contract)
+    for service, group in sorted(by_service.items()):
+        target = out / f"{service}.openapi.json"
+        write_atomic(target, json.dumps(document(service, group), indent=2, sort_keys=True) + "\n")
+        click.echo(f"wrote {target}")

@@ -54,6 +54,7 @@ class TapeOptions:
     allow_playback_repeats: bool | None = None
     allow_unused: bool | None = None
     compress_time: bool | None = None
+    validate_contracts: bool | None = None
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], where: str) -> TapeOptions:
@@ -67,7 +68,7 @@ class TapeOptions:
         values = dict(kwargs)
         if values.get("record_mode") is not None:
             values["record_mode"] = parse_record_mode(values["record_mode"], where)
-        for name in ("allow_playback_repeats", "allow_unused", "compress_time"):
+        for name in ("allow_playback_repeats", "allow_unused", "compress_time", "validate_contracts"):
             if values.get(name) is not None and not isinstance(values[name], bool):
                 raise ConfigError(f"{where}: contracttape option {name} must be True or False")
         if values.get("cassette") is not None and not isinstance(values["cassette"], str):
@@ -80,6 +81,7 @@ DEFAULTS = TapeOptions(
     allow_playback_repeats=False,
     allow_unused=False,
     compress_time=True,
+    validate_contracts=True,
 )
 
 

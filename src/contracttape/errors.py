@@ -6,7 +6,9 @@ ContractTapeError
  │    └── CassetteFormatError    unreadable, or written by a newer format version
  ├── PlaybackError               replay could not serve the traffic a test made
  │    ├── NoMatchingInteraction  a request has no recorded twin (or its twins are used up)
- │    └── UnusedInteractions     recorded requests the test never made
+ │    ├── UnusedInteractions     recorded requests the test never made
+ │    └── ContractViolation      a response does not satisfy its endpoint's contract
+ ├── ContractError               a contract file cannot be used
  ├── NetworkBlocked              a socket tried to leave the process during replay
  └── SecretLeak                  the scanner found a secret in a file
 
@@ -60,3 +62,11 @@ class NetworkBlocked(ContractTapeError, OSError):
 
 class SecretLeak(ContractTapeError):
     """The secrets scanner found something that looks like a credential."""
+
+
+class ContractError(ContractTapeError):
+    """A contract file cannot be used."""
+
+
+class ContractViolation(PlaybackError):
+    """A replayed or recorded response does not satisfy its endpoint's contract."""

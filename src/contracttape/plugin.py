@@ -17,10 +17,12 @@ import pytest
 from contracttape import _offline
 from contracttape.cassettes import CassetteCache, cassette_path
 from contracttape.config import DEFAULTS, RecordMode, TapeOptions, Target, merge, parse_record_mode
+from contracttape.contracts import ContractBook
 from contracttape.errors import ConfigError, ContractTapeError
 from contracttape.normalize import Normaliser
 from contracttape.redact import Redactor
 from contracttape.session import TapeSession
+from contracttape.settings import load_settings
 
 MARKER = "contracttape"
 
@@ -33,6 +35,7 @@ class PluginState:
     target: Target
     budget_usd: float | None
     cassette_dir: Path
+    contracts: ContractBook
     origins: dict[str, str] = field(default_factory=dict)
     cache: CassetteCache = field(default_factory=CassetteCache)
     stack: ExitStack = field(default_factory=ExitStack)
@@ -83,7 +86,8 @@ def shared(group: pytest.OptionGroup, name: str, **kwargs: Any) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(record_mode=, cassette=, allow_playback_repeats=, allow_unused=, compress_time=): "
+        f"{MARKER}(record_mode=, cassette=, allow_playback_repeats=, allow_unused=, compress_time=, "
+        "validate_contracts=): "
         "record/replay this test's HTTP traffic in its own cassette.",
     )
     if config.pluginmanager.has_plugin("recording"):
@@ -99,7 +103,13 @@ def pytest_configure(config: pytest.Config) -> None:
             "which is not built yet. Record against the sandbox (the default) until then."
         )
     raw_dir = config.getoption("--cassette-dir") or config.getini("contracttape_cassette_dir")
+    try:
+        settings = load_settings(config.rootpath)
+        contracts = ContractBook(settings.contracts, settings.catalogue())
+    except ContractTapeError as exc:
+        raise pytest.UsageError(str(exc)) from exc
     state = PluginState(
+        contracts=contracts,
         cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None),
         target=target,
         budget_usd=config.getoption("--budget-usd"),
@@ -175,6 +185,7 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
         allow_playback_repeats=bool(options.allow_playback_repeats),
         allow_unused=bool(options.allow_unused),
         compress_time=bool(options.compress_time),
+        contracts=state.contracts if options.validate_contracts else None,
     )
     item.stash[SESSION] = session
     item.stash[REPORTED] = set()
@@ -203,6 +214,10 @@ def _raise_new_problems(item: pytest.Item, session: TapeSession, cause: BaseExce
     raise first from cause
 
 
+def _failed(session: TapeSession) -> bool:
+    return bool(session.misses or session.incidents.blocked or session.violations)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Fail with the replay diagnosis even when a client swallowed or wrapped the error."""
@@ -210,11 +225,11 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         result = yield
     except BaseException as exc:
         session = item.stash.get(SESSION, None)
-        if session is not None and (session.misses or session.incidents.blocked):
+        if session is not None and _failed(session):
             _raise_new_problems(item, session, cause=exc)
         raise
     session = item.stash.get(SESSION, None)
-    if session is not None and (session.misses or session.incidents.blocked):
+    if session is not None and _failed(session):
         _raise_new_problems(item, session)
     return result
 

@@ -21,7 +21,14 @@ from typing import Any
 from contracttape import _offline, cassettes
 from contracttape._vcr import cassette_context
 from contracttape.config import RecordMode
-from contracttape.errors import ContractTapeError, NetworkBlocked, NoMatchingInteraction, UnusedInteractions
+from contracttape.contracts import ContractBook, Violation
+from contracttape.errors import (
+    ContractTapeError,
+    ContractViolation,
+    NetworkBlocked,
+    NoMatchingInteraction,
+    UnusedInteractions,
+)
 from contracttape.index import InteractionIndex
 from contracttape.matching import RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
@@ -42,6 +49,7 @@ class TapeSession:
         allow_playback_repeats: bool = False,
         allow_unused: bool = False,
         compress_time: bool = True,
+        contracts: ContractBook | None = None,
     ) -> None:
         self.path = Path(path)
         self.mode = mode
@@ -51,6 +59,8 @@ class TapeSession:
         self.allow_unused = allow_unused
         self.compress_time = compress_time
         self.incidents = _offline.Incidents()
+        self.contracts = contracts
+        self.violations: list[Violation] = []
         self.misses: list[NoMatchingInteraction] = []
         self.recorded: list[Interaction] = []
         self.written = False
@@ -97,12 +107,22 @@ class TapeSession:
             with self._lock:
                 self.misses.append(error)
             raise error
+        self._check_contract(found[1])
         return found[1].response
 
     def record(self, request: RecordedRequest, response: RecordedResponse) -> None:
         stored = self.normaliser.for_disk(Interaction(request, response))
         with self._lock:
             self.recorded.append(stored)
+        self._check_contract(stored)
+
+    def _check_contract(self, interaction: Interaction) -> None:
+        if self.contracts is None:
+            return
+        found = self.contracts.check(interaction)
+        if found:
+            with self._lock:
+                self.violations.extend(found)
 
     # -- diagnostics ------------------------------------------------------------------------------
 
@@ -132,6 +152,14 @@ class TapeSession:
 
     def problems(self) -> list[ContractTapeError]:
         found: list[ContractTapeError] = list(self.misses)
+        for violation in self.violations[:3]:
+            found.append(
+                ContractViolation(
+                    f"{self.test_id}: {violation}\n  cassette: {self.path}\n"
+                    "  If the API really changed: re-record, then `contracttape contracts build` and review "
+                    "the contract diff (or mark the test @pytest.mark.contracttape(validate_contracts=False))"
+                )
+            )
         if self.incidents.blocked:
             found.append(
                 NetworkBlocked(

@@ -1,0 +1,307 @@
+"""Contracts: one JSON Schema (2020-12) per endpoint, inferred from cassettes, checked on replay.
+
+A contract file is ``contracts/<service>/<endpoint slug>.schema.json``: the rendered schema a
+consumer may rely on, plus an ``x-contracttape`` block (format version, endpoint, samples, first
+and last seen, media types, and the mergeable evidence it was rendered from). Output is
+deterministic (sorted keys, stable rendering), so re-recording an unchanged API rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from contracttape import formats
+from contracttape.cassettes import CassetteCache, write_atomic
+from contracttape.endpoints import Catalogue, Endpoint
+from contracttape.errors import ContractError
+from contracttape.inference import evidence_of, render
+from contracttape.model import Interaction
+from contracttape.normalize import media_type
+from contracttape.samples import NO_SAMPLE, sample_of
+
+FORMAT_VERSION = 1
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+META = "x-contracttape"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One response of an endpoint, with when it was recorded."""
+
+    endpoint: Endpoint
+    sample: Any
+    media_type: str
+    recorded_at: str
+
+
+@dataclass
+class ContractFile:
+    endpoint: Endpoint
+    evidence: dict[str, Any]
+    samples: int
+    first_seen: str
+    last_seen: str
+    media_types: list[str] = field(default_factory=list)
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return render(self.evidence) if self.evidence else {}
+
+    def merged(self, other: ContractFile) -> ContractFile:
+        """Both contracts' evidence combined (associative and commutative)."""
+        assert other.endpoint == self.endpoint
+        return ContractFile(
+            endpoint=self.endpoint,
+            evidence=evidence_of([], self.evidence, other.evidence),
+            samples=self.samples + other.samples,
+            first_seen=min(filter(None, [self.first_seen, other.first_seen]), default=""),
+            last_seen=max(self.last_seen, other.last_seen),
+            media_types=sorted(set(self.media_types) | set(other.media_types)),
+        )
+
+    def to_json(self) -> str:
+        document = {
+            "$schema": SCHEMA_DIALECT,
+            "title": self.endpoint.describe(),
+            **self.schema,
+            META: {
+                "format": FORMAT_VERSION,
+                "endpoint": _endpoint_dict(self.endpoint),
+                "samples": self.samples,
+                "first_seen": self.first_seen,
+                "last_seen": self.last_seen,
+                "media_types": self.media_types,
+                "evidence": self.evidence,
+            },
+        }
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, path: Path) -> ContractFile:
+        try:
+            document = json.loads(text)
+            meta = document[META]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ContractError(
+                f"{path}: not a contracttape contract ({exc!r}); rebuild: contracttape contracts build"
+            ) from exc
+        if meta.get("format", 0) > FORMAT_VERSION:
+            raise ContractError(f"{path}: written by a newer contracttape (format {meta['format']}); upgrade")
+        return cls(
+            endpoint=_endpoint_from(meta["endpoint"]),
+            evidence=meta["evidence"],
+            samples=int(meta["samples"]),
+            first_seen=meta.get("first_seen", ""),
+            last_seen=meta.get("last_seen", ""),
+            media_types=list(meta.get("media_types", [])),
+        )
+
+
+def _endpoint_dict(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "service": endpoint.service,
+        "method": endpoint.method,
+        "template": endpoint.template,
+        "status_class": endpoint.status_class,
+        "variant": dict(endpoint.variant),
+        "generic": endpoint.generic,
+    }
+
+
+def _endpoint_from(data: dict[str, Any]) -> Endpoint:
+    return Endpoint(
+        service=data["service"],
+        method=data["method"],
+        template=data["template"],
+        status_class=data["status_class"],
+        variant=tuple(sorted(data.get("variant", {}).items())),
+        generic=bool(data.get("generic", False)),
+    )
+
+
+def contract_path(contracts_dir: Path, endpoint: Endpoint) -> Path:
+    return contracts_dir / endpoint.service / f"{endpoint.slug}.schema.json"
+
+
+# -- building ----------------------------------------------------------------------------------------
+
+
+def observe(
+    interactions: Iterable[Interaction], catalogue: Catalogue, recorded_at: str = ""
+) -> Iterator[Observation]:
+    for interaction in interactions:
+        endpoint = catalogue.endpoint(interaction.request, interaction.response.status)
+        if endpoint is None:
+            continue
+        yield Observation(
+            endpoint, sample_of(interaction.response), media_type(interaction.response.headers), recorded_at
+        )
+
+
+def contracts_from(observations: Iterable[Observation]) -> dict[Endpoint, ContractFile]:
+    grouped: dict[Endpoint, list[Observation]] = defaultdict(list)
+    for observation in observations:
+        grouped[observation.endpoint].append(observation)
+    built = {}
+    for endpoint, group in grouped.items():
+        samples = [o.sample for o in group if o.sample is not NO_SAMPLE]
+        seen = sorted(o.recorded_at for o in group if o.recorded_at)
+        built[endpoint] = ContractFile(
+            endpoint=endpoint,
+            evidence=evidence_of(samples) if samples else {},
+            samples=len(samples),
+            first_seen=seen[0] if seen else "",
+            last_seen=seen[-1] if seen else "",
+            media_types=sorted({o.media_type for o in group if o.media_type}),
+        )
+    return built
+
+
+def observations_in(
+    cassette_dir: Path, catalogue: Catalogue, cache: CassetteCache | None = None
+) -> list[Observation]:
+    cache = cache or CassetteCache()
+    found: list[Observation] = []
+    for path in sorted(cassette_dir.rglob("*.yaml")):
+        cassette = cache.load(path)
+        if cassette is not None:
+            found.extend(observe(cassette.interactions, catalogue, str(cassette.meta.get("recorded_at", ""))))
+    return found
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    written: list[Path]
+    unchanged: list[Path]
+    removed: list[Path]
+
+
+def write_contracts(
+    contracts: dict[Endpoint, ContractFile], contracts_dir: Path, services: Iterable[str]
+) -> BuildResult:
+    """Write contracts (only files whose text changes); remove files of the given services that
+    no cassette backs any more."""
+    written, unchanged = [], []
+    wanted = set()
+    for endpoint in sorted(contracts):
+        path = contract_path(contracts_dir, endpoint)
+        wanted.add(path)
+        text = contracts[endpoint].to_json()
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            unchanged.append(path)
+            continue
+        write_atomic(path, text)
+        written.append(path)
+    removed = []
+    for service in services:
+        for path in sorted((contracts_dir / service).glob("*.schema.json")):
+            if path not in wanted:
+                path.unlink()
+                removed.append(path)
+    return BuildResult(written, unchanged, removed)
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+def _format_checker() -> FormatChecker:
+    checker = FormatChecker(formats=())
+    for name in ("uuid", "date-time", "date", "email", "uri"):
+        checker.checks(name)(
+            lambda value, name=name: not isinstance(value, str) or formats.detect(value) == name
+        )
+    return checker
+
+
+def strip_annotations(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: strip_annotations(v) for k, v in value.items() if k not in ("x-evidence", META)}
+    if isinstance(value, list):
+        return [strip_annotations(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Violation:
+    endpoint: Endpoint
+    json_path: str
+    message: str
+    expected: str
+    actual: str
+    contract: Path
+
+    def __str__(self) -> str:
+        return (
+            f"{self.endpoint.describe()}: response violates its contract at {self.json_path}: "
+            f"{self.message}\n"
+            f"    expected: {self.expected}\n    actual:   {self.actual}\n    contract: {self.contract}"
+        )
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ContractBook:
+    """Committed contracts, loaded lazily; validates responses against them."""
+
+    def __init__(self, contracts_dir: Path, catalogue: Catalogue) -> None:
+        self.contracts_dir = contracts_dir
+        self.catalogue = catalogue
+        self._validators: dict[Endpoint, tuple[Path, Draft202012Validator | None]] = {}
+        self._checker = _format_checker()
+
+    def _validator(self, endpoint: Endpoint) -> tuple[Path, Draft202012Validator | None]:
+        if endpoint not in self._validators:
+            path = contract_path(self.contracts_dir, endpoint)
+            validator = None
+            if path.exists():
+                contract = ContractFile.from_json(path.read_text(encoding="utf-8"), path)
+                if contract.evidence:
+                    validator = Draft202012Validator(
+                        strip_annotations(contract.schema), format_checker=self._checker
+                    )
+            self._validators[endpoint] = (path, validator)
+        return self._validators[endpoint]
+
+    def check(self, interaction: Interaction) -> list[Violation]:
+        endpoint = self.catalogue.endpoint(interaction.request, interaction.response.status)
+        if endpoint is None:
+            return []
+        path, validator = self._validator(endpoint)
+        sample = sample_of(interaction.response)
+        if validator is None or sample is NO_SAMPLE:
+            return []
+        errors: list[ValidationError] = sorted(
+            validator.iter_errors(sample), key=lambda e: list(e.absolute_path)
+        )
+        return [
+            Violation(
+                endpoint=endpoint,
+                json_path=error.json_path,
+                message=error.message if len(error.message) < 200 else error.message[:199] + "…",
+                expected=f"{error.validator} {_short(error.validator_value)}",
+                actual=_short(error.instance),
+                contract=path,
+            )
+            for error in errors[:5]
+        ]
+
+
+def validate_cassettes(cassette_dir: Path, book: ContractBook) -> list[tuple[Path, int, Violation]]:
+    cache = CassetteCache()
+    found: list[tuple[Path, int, Violation]] = []
+    for path in sorted(cassette_dir.rglob("*.yaml")):
+        cassette = cache.load(path)
+        for position, interaction in enumerate(cassette.interactions if cassette else ()):
+            found.extend((path, position, v) for v in book.check(interaction))
+    return found

@@ -1,0 +1,68 @@
+"""Supabase: auth (GoTrue), REST (PostgREST), storage, edge functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from contracttape.endpoints import Route, ServiceProfile, json_body, query
+from contracttape.model import RecordedRequest
+
+
+def _rest(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
+    """PostgREST answers differ by columns selected, object mode and Prefer: return=..."""
+    variant: dict[str, str] = {}
+    select = query(request).get("select")
+    if select is not None:
+        variant["select"] = ",".join(sorted(c.strip() for c in select.split(",")))
+    if "vnd.pgrst.object" in (request.header("accept") or ""):
+        variant["accept"] = "object"
+    prefer = request.header("prefer") or ""
+    if "return=representation" in prefer:
+        variant["return"] = "representation"
+    return variant
+
+
+def _grant(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
+    return {"grant_type": query(request).get("grant_type", "")}
+
+
+def _rpc(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
+    return {"args": ",".join(sorted(json_body(request)))}
+
+
+SUPABASE = ServiceProfile(
+    name="supabase",
+    hosts=("*.supabase.co", "supabase.sandbox.contracttape.test"),
+    routes=(
+        Route("POST", "/auth/v1/signup"),
+        Route("POST", "/auth/v1/token", _grant),
+        Route("GET", "/auth/v1/user"),
+        Route("PUT", "/auth/v1/user"),
+        Route("POST", "/auth/v1/logout"),
+        *(
+            Route(m, "/rest/v1/{table}", _rest, ("table",))
+            for m in ("GET", "HEAD", "POST", "PATCH", "DELETE")
+        ),
+        Route("POST", "/rest/v1/rpc/{function}", _rpc, ("function",)),
+        Route("GET", "/storage/v1/bucket"),
+        Route("POST", "/storage/v1/bucket"),
+        Route("GET", "/storage/v1/bucket/{bucket}"),
+        Route("PUT", "/storage/v1/bucket/{bucket}"),
+        Route("DELETE", "/storage/v1/bucket/{bucket}"),
+        Route("POST", "/storage/v1/bucket/{bucket}/empty"),
+        Route("POST", "/storage/v1/object/list/{bucket}"),
+        Route("POST", "/storage/v1/object/move"),
+        Route("POST", "/storage/v1/object/copy"),
+        Route("POST", "/storage/v1/object/sign/{bucket}"),
+        Route("POST", "/storage/v1/object/sign/{bucket}/{path*}"),
+        Route("GET", "/storage/v1/object/sign/{bucket}/{path*}"),
+        Route("POST", "/storage/v1/object/upload/sign/{bucket}/{path*}"),
+        Route("PUT", "/storage/v1/object/upload/sign/{bucket}/{path*}"),
+        Route("GET", "/storage/v1/object/authenticated/{bucket}/{path*}"),
+        Route("GET", "/storage/v1/object/public/{bucket}/{path*}"),
+        Route("POST", "/storage/v1/object/{bucket}/{path*}"),
+        Route("PUT", "/storage/v1/object/{bucket}/{path*}"),
+        Route("DELETE", "/storage/v1/object/{bucket}"),
+        Route("POST", "/functions/v1/{function}", None, ("function",)),
+    ),
+)

@@ -1,0 +1,74 @@
+"""Project settings from ``[tool.contracttape]`` in pyproject.toml.
+
+[tool.contracttape]
+cassettes = "cassettes"          # cassette root
+contracts = "contracts"          # contract root
+services = ["pkg.module:PROFILE"]  # extra ServiceProfile objects (or lists of them)
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracttape.endpoints import Catalogue, ServiceProfile
+from contracttape.errors import ConfigError
+from contracttape.services import default_catalogue
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    cassettes: Path
+    contracts: Path
+    services: tuple[str, ...] = ()
+
+    def catalogue(self) -> Catalogue:
+        catalogue = default_catalogue()
+        for spec in self.services:
+            for profile in _import_profiles(spec, self.root):
+                catalogue.register(profile)
+        return catalogue
+
+
+def load_settings(root: Path) -> Settings:
+    pyproject = root / "pyproject.toml"
+    table: dict[str, object] = {}
+    if pyproject.exists():
+        try:
+            table = (
+                tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("contracttape", {})
+            )
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{pyproject}: invalid TOML ({exc})") from exc
+    services = table.get("services", [])
+    if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
+        raise ConfigError(
+            f"{pyproject}: [tool.contracttape] services must be a list of 'module:attribute' strings"
+        )
+    return Settings(
+        root=root,
+        cassettes=root / str(table.get("cassettes", "cassettes")),
+        contracts=root / str(table.get("contracts", "contracts")),
+        services=tuple(services),
+    )
+
+
+def _import_profiles(spec: str, root: Path) -> list[ServiceProfile]:
+    module_name, _, attribute = spec.partition(":")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"{root / 'pyproject.toml'}: [tool.contracttape] services entry {spec!r} "
+            f"cannot be imported ({exc})"
+        ) from exc
+    profiles = list(found) if isinstance(found, list | tuple) else [found]
+    if not all(isinstance(p, ServiceProfile) for p in profiles):
+        raise ConfigError(f"{spec!r} is not a contracttape ServiceProfile (or a list of them)")
+    return profiles
