@@ -52,7 +52,7 @@ class Endpoint:
 
 
 def _slug_value(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.,+-]+", "-", value)[:60].strip("-") or "empty"
+    return re.sub(r"[^A-Za-z0-9._,+-]+", "-", value.replace("*", "all"))[:60].strip("-") or "empty"
 
 
 def status_class(status: int) -> str:

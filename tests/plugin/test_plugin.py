@@ -223,3 +223,51 @@ def test_integration_suite_round_trip_keeps_secrets_off_disk(pytester: pytest.Py
     assert scan.ret == 0, scan.stdout.str()
     replayed = pytester.runpytest_subprocess("tests/integration", "--block-network", "-p", "no:cacheprovider")
     replayed.assert_outcomes(passed=9)
+
+
+def test_replayed_response_breaking_its_contract_fails_the_test(
+    suite: pytest.Pytester, loopback_url: str
+) -> None:
+    (suite.path / "tox.ini").unlink()
+    suite.makepyprojecttoml(
+        """
+[tool.pytest.ini_options]
+addopts = "-p no:recording"
+asyncio_default_fixture_loop_scope = "function"
+
+[tool.contracttape]
+services = ["svc_profile:PROFILE"]
+"""
+    )
+    suite.makepyfile(
+        svc_profile="""
+from contracttape.endpoints import Route, ServiceProfile
+PROFILE = ServiceProfile("svc", ("svc.test",), (Route("GET", "/echo"),))
+"""
+    )
+    suite.runpytest("--record-mode=once", f"--base-url={loopback_url}").assert_outcomes(passed=1)
+    built = suite.run(sys.executable, "-m", "contracttape", "contracts", "build")
+    assert built.ret == 0, built.stdout.str()
+    assert (suite.path / "contracts" / "svc" / "get_echo__2xx.schema.json").exists()
+    suite.runpytest().assert_outcomes(passed=1)
+
+    cassette = suite.path / "cassettes" / "test_suite" / "test_echo.yaml"
+    cassette.write_text(cassette.read_text().replace('"method": "GET"', '"method": 7'))
+    result = suite.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ContractViolation: test_suite.py::test_echo: svc GET /echo 2xx: response violates its contract at $.method: *",
+            '*expected: type "string"',
+            "*actual:   7",
+            "*contract: */contracts/svc/get_echo__2xx.schema.json",
+            "*contracttape contracts build*",
+        ]
+    )
+    suite.makepyfile(
+        test_suite=TESTS.replace(
+            "pytestmark = pytest.mark.contracttape",
+            "pytestmark = pytest.mark.contracttape(validate_contracts=False)",
+        )
+    )
+    suite.runpytest().assert_outcomes(passed=1)

@@ -17,6 +17,7 @@ def test_precedence_cli_then_marker_then_fixture_then_defaults() -> None:
         allow_playback_repeats=False,
         allow_unused=True,
         compress_time=False,
+        validate_contracts=True,
     )
 
 
