@@ -8,7 +8,7 @@ BUDGET ?=
 TARGET ?= sandbox
 ARGS   ?=
 
-.PHONY: test replay record lint bench scan clean
+.PHONY: test replay record contracts lint bench scan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("contracttape needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -26,6 +26,11 @@ replay: $(STAMP)  ## the integration suite from cassettes only, network blocked
 
 record: $(STAMP)  ## re-record cassettes: make record [BUDGET=0.50] [TARGET=sandbox|live] [ARGS=test-id]
 	$(CT) record --target $(TARGET) $(if $(BUDGET),--budget-usd $(BUDGET)) $(if $(ARGS),-- $(ARGS))
+
+contracts: $(STAMP)  ## infer contracts from cassettes, check every response, export OpenAPI
+	$(CT) contracts build
+	$(CT) contracts check
+	$(CT) contracts openapi
 
 scan: $(STAMP)
 	$(CT) scan

@@ -273,6 +273,11 @@ class ContractBook:
             self._validators[endpoint] = (path, validator)
         return self._validators[endpoint]
 
+    def covers(self, interaction: Interaction) -> bool:
+        """Whether a contract exists that this response is checked against."""
+        endpoint = self.catalogue.endpoint(interaction.request, interaction.response.status)
+        return endpoint is not None and self._validator(endpoint)[1] is not None
+
     def check(self, interaction: Interaction) -> list[Violation]:
         endpoint = self.catalogue.endpoint(interaction.request, interaction.response.status)
         if endpoint is None:
@@ -297,11 +302,16 @@ class ContractBook:
         ]
 
 
-def validate_cassettes(cassette_dir: Path, book: ContractBook) -> list[tuple[Path, int, Violation]]:
+def validate_cassettes(
+    cassette_dir: Path, book: ContractBook
+) -> tuple[int, list[tuple[Path, int, Violation]]]:
+    """(responses checked against a contract, violations with cassette and position)."""
     cache = CassetteCache()
+    checked = 0
     found: list[tuple[Path, int, Violation]] = []
     for path in sorted(cassette_dir.rglob("*.yaml")):
         cassette = cache.load(path)
         for position, interaction in enumerate(cassette.interactions if cassette else ()):
+            checked += book.covers(interaction)
             found.extend((path, position, v) for v in book.check(interaction))
-    return found
+    return checked, found

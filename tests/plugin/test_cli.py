@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,3 +51,18 @@ def test_record_writes_only_where_told(pytester: pytest.Pytester, tmp_path: Path
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.yaml"))
     assert written == ["test_http_clients/test_httpx_sync_query_and_json.yaml"]
     assert "target: sandbox" in (tmp_path / written[0]).read_text()
+
+
+def test_contracts_check_and_openapi_on_the_committed_suite(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "contracttape", *args], cwd=ROOT, capture_output=True, text=True
+        )
+
+    check = run("contracts", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "recorded response(s) checked, every one satisfies its contract" in check.stdout
+    assert not check.stdout.startswith("contracts check: 0 ")
+    exported = run("contracts", "openapi", "--out", str(tmp_path))
+    assert exported.returncode == 0, exported.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loopback.openapi.json"]
