@@ -1,0 +1,73 @@
+"""PDF text per page (pypdf), and a tiny PDF writer for tests and examples."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
+
+class ParseFailure(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def extract_pages(data: bytes) -> list[str]:
+    """Text of every page; ``ParseFailure`` for a non-PDF, an unreadable PDF, or no text at all."""
+    if not data.lstrip()[:5] == b"%PDF-":
+        raise ParseFailure("INVALID_FILE", "The uploaded file is not a valid PDF document.")
+    try:
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
+        reader = PdfReader(io.BytesIO(data))
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ParseFailure("INVALID_FILE", f"The PDF could not be read: {exc}") from exc
+    if not pages or not any(pages):
+        raise ParseFailure("NO_DATA_FOUND_IN_FILE", "No text could be extracted from the document.")
+    return pages
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    """A valid PDF with one page per string (Helvetica, one line of text per input line)."""
+    objects: list[bytes] = []
+    font_id = 3
+    page_ids = []
+    for number, text in enumerate(pages):
+        lines = text.split("\n")
+        ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+        for line in lines:
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(f"({escaped}) Tj T*")
+        ops.append("ET")
+        stream = "\n".join(ops).encode("latin-1")
+        content_id = 4 + 2 * number
+        page_id = content_id + 1
+        page_ids.append(page_id)
+        objects.append(
+            b"%d 0 obj\n<< /Length %d >>\nstream\n" % (content_id, len(stream))
+            + stream
+            + b"\nendstream\nendobj\n"
+        )
+        objects.append(
+            b"%d 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 %d 0 R >> >> >>\nendobj\n" % (page_id, content_id, font_id)
+        )
+    kids = " ".join(f"{p} 0 R" for p in page_ids).encode()
+    head = [
+        b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+        b"2 0 obj\n<< /Type /Pages /Kids [%s] /Count %d >>\nendobj\n" % (kids, len(page_ids)),
+        b"3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n",
+    ]
+    body = b"%PDF-1.4\n"
+    offsets = []
+    for obj in head + objects:
+        offsets.append(len(body))
+        body += obj
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
+    body += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref)
+    return body
