@@ -8,7 +8,7 @@ BUDGET ?=
 TARGET ?= sandbox
 ARGS   ?=
 
-.PHONY: test replay record contracts lint bench scan clean
+.PHONY: test replay record contracts sandbox lint bench scan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("contracttape needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -31,6 +31,9 @@ contracts: $(STAMP)  ## infer contracts from cassettes, check every response, ex
 	$(CT) contracts build
 	$(CT) contracts check
 	$(CT) contracts openapi
+
+sandbox: $(STAMP)  ## run the local OpenAI + LlamaParse sandbox until Ctrl-C: make sandbox [REVISION=2]
+	$(CT) sandbox up --revision $(or $(REVISION),1)
 
 scan: $(STAMP)
 	$(CT) scan

@@ -140,3 +140,41 @@ def contracts_openapi(out: Path | None) -> None:
         target = out / f"{service}.openapi.json"
         write_atomic(target, json.dumps(document(service, group), indent=2, sort_keys=True) + "\n")
         click.echo(f"wrote {target}")
+
+
+@main.group()
+def sandbox() -> None:
+    """The local sandbox: OpenAI and LlamaParse stand-ins on loopback."""
+
+
+@sandbox.command("up")
+@click.option(
+    "--revision", type=click.IntRange(1, 2), default=1, show_default=True, help="2 changes shapes on purpose."
+)
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path),
+    default=Path(".contracttape/sandbox.env"),
+    show_default=True,
+    help="Where to write the variables a client needs.",
+)
+@click.option("--job-seconds", type=float, default=0.3, show_default=True, help="How long a parse job takes.")
+def sandbox_up(revision: int, env_file: Path, job_seconds: float) -> None:
+    """Start the sandbox, write its environment, and serve until interrupted."""
+    import signal
+    import threading
+
+    from contracttape.sandbox import Sandbox, SandboxConfig
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with Sandbox(SandboxConfig(revision=revision, job_seconds=job_seconds)) as running:
+        running.write_env(env_file)
+        click.echo(running.env_text(), nl=False)
+        click.echo(
+            f"# sandbox (revision {revision}) up; environment written to {env_file}; Ctrl-C stops it",
+            err=True,
+        )
+        stop.wait()
+    click.echo("# sandbox stopped", err=True)

@@ -88,7 +88,7 @@ class LlamaParseApp:
                 Route("/api/v1/parsing/job/{job_id}/result/{kind}", self.v1_result, methods=["GET"]),
             ]
         )
-        self.app.add_exception_handler(HttpError, lambda request, exc: exc.response())  # type: ignore[arg-type, return-value]
+        self.app.add_exception_handler(HttpError, lambda request, exc: exc.response())
 
     def shutdown(self) -> None:
         self.webhooks.shutdown()

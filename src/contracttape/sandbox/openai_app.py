@@ -121,8 +121,8 @@ class Limiter:
         wait = max(wait, 0.001)
         return ApiError(
             429,
-            f"Rate limit reached for {model} in organization org-sandbox on {kind} per min ({short}): Limit {limit}, "
-            f"Used {used}, Requested {requested}. Please try again in {wait * 1000:.0f}ms. "
+            f"Rate limit reached for {model} in organization org-sandbox on {kind} per min ({short}): "
+            f"Limit {limit}, Used {used}, Requested {requested}. Please try again in {wait * 1000:.0f}ms. "
             "Visit https://platform.openai.com/account/rate-limits to learn more.",
             kind,
             "rate_limit_exceeded",
@@ -181,7 +181,7 @@ class OpenAIApp:
                 Route("/v1/models/{model:path}", self.model, methods=["GET"]),
             ]
         )
-        self.app.add_exception_handler(ApiError, lambda request, exc: exc.response())  # type: ignore[arg-type, return-value]
+        self.app.add_exception_handler(ApiError, lambda request, exc: exc.response())
 
     # -- plumbing ---------------------------------------------------------------------------------
 

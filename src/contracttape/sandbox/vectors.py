@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 
@@ -11,7 +12,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 def _features(text: str) -> list[str]:
     words = [w.lower() for w in _WORD.findall(text)]
-    grams = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    grams = [f"{a} {b}" for a, b in itertools.pairwise(words)]
     return words + grams or [text]
 
 
