@@ -97,7 +97,7 @@ def test_corrupt_or_empty_documents_fail_cleanly(
     job = llama.parsing.create(
         tier="fast", version="latest", upload_file=("bad.pdf", data, "application/pdf")
     )
-    with pytest.raises(Exception) as info:
+    with pytest.raises(llama_cloud.PollingError) as info:
         llama.parsing.wait_for_completion(job.id, polling_interval=0.05, max_interval=0.1, backoff="constant")
     assert message in str(info.value)
     failed = llama.parsing.get(job.id)
