@@ -150,6 +150,12 @@ def query(request: RecordedRequest) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(request.uri).query, keep_blank_values=True))
 
 
+def query_values(request: RecordedRequest, name: str) -> list[str]:
+    """Every value of a query parameter, repeated (``a=1&a=2``) or comma-joined (``a=1,2``)."""
+    pairs = parse_qsl(urlsplit(request.uri).query, keep_blank_values=True)
+    return [part.strip() for key, value in pairs if key == name for part in value.split(",") if part.strip()]
+
+
 def json_body(request: RecordedRequest) -> dict[str, object]:
     if not request.body or ("json" not in media_type(request.headers) and request.body[:1] != b"{"):
         return {}

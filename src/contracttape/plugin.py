@@ -143,6 +143,26 @@ def contracttape_origins(pytestconfig: pytest.Config) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def contracttape_sandbox_env(
+    pytestconfig: pytest.Config, contracttape_origins: dict[str, str]
+) -> Iterator[dict[str, str]]:
+    """The environment clients need: a started sandbox when recording, logical origins in replay.
+
+    The sandbox starts only if a test asks for this fixture and the run records
+    (``--record-mode`` other than ``none``); it stops at the end of the session.
+    """
+    from contracttape.sandbox.runner import Sandbox, replay_env
+
+    state = pytestconfig.stash[STATE]
+    if (state.cli.record_mode or RecordMode.NONE) is RecordMode.NONE:
+        yield replay_env()
+        return
+    with Sandbox() as sandbox:
+        contracttape_origins.update(sandbox.origins())
+        yield sandbox.env()
+
+
+@pytest.fixture(scope="session")
 def contracttape_redactor() -> Redactor:
     """Override (in a conftest) to add service-specific secret rules: ``Redactor().extended(...)``."""
     return Redactor()

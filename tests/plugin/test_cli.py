@@ -65,4 +65,8 @@ def test_contracts_check_and_openapi_on_the_committed_suite(tmp_path: Path) -> N
     assert not check.stdout.startswith("contracts check: 0 ")
     exported = run("contracts", "openapi", "--out", str(tmp_path))
     assert exported.returncode == 0, exported.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["loopback.openapi.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "llamaparse.openapi.json",
+        "loopback.openapi.json",
+        "openai.openapi.json",
+    ]

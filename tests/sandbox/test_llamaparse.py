@@ -156,9 +156,12 @@ def test_rate_limit_429() -> None:
 
 
 def test_wrong_key_is_refused(sandbox: Sandbox) -> None:
-    with llama_cloud.LlamaCloud(
-        base_url=sandbox.env()["LLAMA_CLOUD_BASE_URL"], api_key="llx-" + "z" * 30, max_retries=0
-    ) as client, pytest.raises(llama_cloud.AuthenticationError):
+    with (
+        llama_cloud.LlamaCloud(
+            base_url=sandbox.env()["LLAMA_CLOUD_BASE_URL"], api_key="llx-" + "z" * 30, max_retries=0
+        ) as client,
+        pytest.raises(llama_cloud.AuthenticationError),
+    ):
         client.parsing.get("anything")
 
 

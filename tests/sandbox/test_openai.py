@@ -118,9 +118,12 @@ def test_sdk_retry_recovers_from_a_429_with_retry_after() -> None:
             client.embeddings.create(model="text-embedding-3-small", input="first")
             raw = client.embeddings.with_raw_response.create(model="text-embedding-3-small", input="second")
         assert raw.retries_taken == 1  # the second call was refused once, waited retry-after, then passed
-        with openai.OpenAI(
-            base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=0
-        ) as client, pytest.raises(openai.RateLimitError) as info:
+        with (
+            openai.OpenAI(
+                base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=0
+            ) as client,
+            pytest.raises(openai.RateLimitError) as info,
+        ):
             client.embeddings.create(model="text-embedding-3-small", input="third")
     assert info.value.code == "rate_limit_exceeded"
     assert info.value.response.headers["retry-after"] == "1"
@@ -214,9 +217,10 @@ def test_malformed_requests_never_500(sandbox: Sandbox, body: bytes) -> None:
 
 @pytest.mark.parametrize("key", ["sk-proj-" + "a" * 40, "", "llx-" + "b" * 30])
 def test_non_sandbox_keys_are_refused(sandbox: Sandbox, key: str) -> None:
-    with openai.OpenAI(
-        base_url=sandbox.env()["OPENAI_BASE_URL"], api_key=key or "x", max_retries=0
-    ) as client, pytest.raises(openai.AuthenticationError) as info:
+    with (
+        openai.OpenAI(base_url=sandbox.env()["OPENAI_BASE_URL"], api_key=key or "x", max_retries=0) as client,
+        pytest.raises(openai.AuthenticationError) as info,
+    ):
         client.models.list()
     assert info.value.status_code == 401
     assert info.value.code == "invalid_api_key"

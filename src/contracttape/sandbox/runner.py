@@ -11,6 +11,24 @@ from contracttape.sandbox.llamaparse_app import LlamaParseApp
 from contracttape.sandbox.openai_app import OpenAIApp
 from contracttape.sandbox.server import ServerThread
 
+# The origins cassettes store for sandbox traffic; the built-in service profiles know these hosts.
+LOGICAL_ORIGINS = {
+    "openai": "http://openai.sandbox.contracttape.test",
+    "llamaparse": "http://llamaparse.sandbox.contracttape.test",
+}
+
+
+def replay_env() -> dict[str, str]:
+    """What clients get during replay: logical origins and placeholder keys (nothing is sent)."""
+    return {
+        "OPENAI_BASE_URL": f"{LOGICAL_ORIGINS['openai']}/v1",
+        "OPENAI_API_KEY": "sk-sandbox-replay",
+        "LLAMA_CLOUD_BASE_URL": LOGICAL_ORIGINS["llamaparse"],
+        "LLAMA_CLOUD_API_KEY": "llx-sandbox-replay",
+        "LLAMA_CLOUD_WEBHOOK_SECRET": "replay",
+        "CONTRACTTAPE_SANDBOX_REVISION": "replay",
+    }
+
 
 class Sandbox:
     """``with Sandbox() as sandbox: sandbox.env()`` -> the variables a client needs."""
@@ -42,6 +60,10 @@ class Sandbox:
 
     def url(self, service: str) -> str:
         return self._servers[service].url
+
+    def origins(self) -> dict[str, str]:
+        """Real origin -> logical origin, for the recorder (``contracttape_origins``)."""
+        return {self.url(name): logical for name, logical in LOGICAL_ORIGINS.items()}
 
     def env(self) -> dict[str, str]:
         return {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from contracttape.endpoints import Route, ServiceProfile, query
+from contracttape.endpoints import Route, ServiceProfile, query_values
 from contracttape.model import RecordedRequest
 
 
 def _expand(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
-    expand = sorted(p.strip() for p in query(request).get("expand", "").split(",") if p.strip())
+    expand = sorted(set(query_values(request, "expand")))
     return {"expand": ",".join(expand)} if expand else {}
 
 
