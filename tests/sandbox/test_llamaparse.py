@@ -9,7 +9,7 @@ import llama_cloud
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contracttape.sandbox import Sandbox, SandboxConfig
@@ -233,3 +233,19 @@ def test_v1_endpoints_serve_an_old_style_client(sandbox: Sandbox, receiver: Rece
     assert error["error_code"] == "INVALID_FILE"
     receiver.wait(2)
     assert b'"txt": "Quarterly report' in receiver.received[-1][1]
+
+
+def test_v2_json_create_fetches_a_loopback_source_url(
+    sandbox: Sandbox, llama: llama_cloud.LlamaCloud
+) -> None:
+    pdf = make_pdf(PAGES)
+
+    async def serve(request: Request) -> Response:
+        return Response(pdf, media_type="application/pdf")
+
+    with ServerThread(Starlette(routes=[Route("/doc.pdf", serve)]), "files") as files:
+        job = llama.parsing.create(tier="fast", version="latest", source_url=f"{files.url}/doc.pdf")
+        llama.parsing.wait_for_completion(job.id, polling_interval=0.05, backoff="constant")
+    assert [p.text for p in llama.parsing.get(job.id, expand=["text"]).text.pages] == PAGES
+    with pytest.raises(llama_cloud.UnprocessableEntityError, match="only fetches loopback"):
+        llama.parsing.create(tier="fast", version="latest", source_url="https://example.com/doc.pdf")

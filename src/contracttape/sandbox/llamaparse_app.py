@@ -13,7 +13,9 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -239,13 +241,35 @@ class LlamaParseApp:
             config = self._configure(json.loads(await request.body()))
         except ValueError:
             raise HttpError(422, "the request body must be JSON") from None
-        if config.get("source_url") or config.get("file_id"):
+        source_url = config.get("source_url")
+        if config.get("file_id"):
             raise HttpError(
                 422,
-                "the sandbox cannot fetch source_url or file_id documents; upload the file "
-                "(POST /api/v2/parse/upload)",
+                "the sandbox has no files API: upload the file (POST /api/v2/parse/upload) "
+                "or pass a loopback source_url",
             )
-        raise HttpError(422, "provide file_id or source_url")
+        if not isinstance(source_url, str) or not source_url:
+            raise HttpError(422, "provide file_id or source_url")
+        data = await self._fetch(source_url)
+        name = source_url.rsplit("/", 1)[-1].split("?", 1)[0] or "document"
+        job = self._start("v2", name, config["tier"], data)
+        self._schedule_v2_webhooks(job, config.get("webhook_configurations") or [])
+        return JSONResponse(self._v2_job(job))
+
+    @staticmethod
+    async def _fetch(url: str) -> bytes:
+        """Download a source_url; only loopback hosts (e.g. a sandbox signed URL), never the internet."""
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise HttpError(422, f"the sandbox only fetches loopback source_url documents, not {host!r}")
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as client:
+                response = await client.get(url)
+        except httpx.HTTPError as exc:
+            raise HttpError(422, f"source_url could not be fetched: {exc}") from exc
+        if response.status_code != 200:
+            raise HttpError(422, f"source_url answered {response.status_code}")
+        return response.content
 
     async def v2_get(self, request: Request) -> Response:
         self._admit(request)
