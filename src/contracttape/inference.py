@@ -46,11 +46,14 @@ def _merge_values(a: dict[str, int] | None, b: dict[str, int] | None) -> dict[st
 
 
 class _Counting:
-    """Mixin: a sample count, kept in ``x-evidence`` and merged back from it."""
+    """Mixin for genson strategies: a sample count (and subclass evidence) kept in ``x-evidence``,
+    written by ``to_schema`` and merged back by ``add_schema``."""
 
+    KEYWORDS: tuple[str, ...] = ("type", EVIDENCE)
     count: int
 
-    def _init_count(self) -> None:
+    def __init__(self, node_class: type[SchemaNode]) -> None:
+        super().__init__(node_class)  # type: ignore[call-arg]
         self.count = 0
 
     def _evidence(self) -> dict[str, Any]:
@@ -59,23 +62,17 @@ class _Counting:
     def _absorb(self, evidence: dict[str, Any]) -> None:
         self.count += int(evidence.get("count", 0))
 
-
-class ENull(_Counting, Null):  # type: ignore[misc]
-    KEYWORDS = ("type", EVIDENCE)
-
-    def __init__(self, node_class: type[SchemaNode]) -> None:
-        super().__init__(node_class)
-        self._init_count()
-
-    def add_object(self, obj: Any) -> None:
-        self.count += 1
-
     def add_schema(self, schema: dict[str, Any]) -> None:
-        super().add_schema(schema)
+        super().add_schema(schema)  # type: ignore[misc]
         self._absorb(schema.get(EVIDENCE, {}))
 
     def to_schema(self) -> dict[str, Any]:
-        return {**super().to_schema(), EVIDENCE: self._evidence()}
+        return {**super().to_schema(), EVIDENCE: self._evidence()}  # type: ignore[misc]
+
+
+class ENull(_Counting, Null):  # type: ignore[misc]
+    def add_object(self, obj: Any) -> None:
+        self.count += 1
 
 
 class EBoolean(ENull, Boolean):  # type: ignore[misc]
@@ -84,30 +81,14 @@ class EBoolean(ENull, Boolean):  # type: ignore[misc]
 
 
 class ENumber(_Counting, Number):  # type: ignore[misc]
-    KEYWORDS = ("type", EVIDENCE)
-
-    def __init__(self, node_class: type[SchemaNode]) -> None:
-        super().__init__(node_class)
-        self._init_count()
-
     def add_object(self, obj: Any) -> None:
         super().add_object(obj)
         self.count += 1
 
-    def add_schema(self, schema: dict[str, Any]) -> None:
-        super().add_schema(schema)
-        self._absorb(schema.get(EVIDENCE, {}))
-
-    def to_schema(self) -> dict[str, Any]:
-        return {**super().to_schema(), EVIDENCE: self._evidence()}
-
 
 class EString(_Counting, String):  # type: ignore[misc]
-    KEYWORDS = ("type", EVIDENCE)
-
     def __init__(self, node_class: type[SchemaNode]) -> None:
         super().__init__(node_class)
-        self._init_count()
         self.formats: Counter[str] = Counter()
         self.values: dict[str, int] | None = {}
 
@@ -116,18 +97,14 @@ class EString(_Counting, String):  # type: ignore[misc]
         self.formats[formats.detect(obj) or "none"] += 1
         self.values = _merge_values(self.values, {obj: 1} if len(obj) <= MAX_TRACKED_LENGTH else None)
 
-    def add_schema(self, schema: dict[str, Any]) -> None:
-        super().add_schema(schema)
-        evidence = schema.get(EVIDENCE, {})
-        self._absorb(evidence)
+    def _absorb(self, evidence: dict[str, Any]) -> None:
+        super()._absorb(evidence)
         self.formats.update(evidence.get("formats", {}))
         self.values = _merge_values(self.values, evidence.get("values", {}))
 
-    def to_schema(self) -> dict[str, Any]:
-        evidence = {**self._evidence(), "formats": dict(sorted(self.formats.items())), "values": self.values}
-        if self.values is not None:
-            evidence["values"] = dict(sorted(self.values.items()))
-        return {**super().to_schema(), EVIDENCE: evidence}
+    def _evidence(self) -> dict[str, Any]:
+        values = None if self.values is None else dict(sorted(self.values.items()))
+        return {**super()._evidence(), "formats": dict(sorted(self.formats.items())), "values": values}
 
 
 class EList(_Counting, List):  # type: ignore[misc]
@@ -135,7 +112,6 @@ class EList(_Counting, List):  # type: ignore[misc]
 
     def __init__(self, node_class: type[SchemaNode]) -> None:
         super().__init__(node_class)
-        self._init_count()
         self.empty = 0
 
     def add_object(self, obj: list[Any]) -> None:
@@ -143,14 +119,12 @@ class EList(_Counting, List):  # type: ignore[misc]
         self.count += 1
         self.empty += not obj
 
-    def add_schema(self, schema: dict[str, Any]) -> None:
-        super().add_schema(schema)
-        evidence = schema.get(EVIDENCE, {})
-        self._absorb(evidence)
+    def _absorb(self, evidence: dict[str, Any]) -> None:
+        super()._absorb(evidence)
         self.empty += int(evidence.get("empty", 0))
 
-    def to_schema(self) -> dict[str, Any]:
-        return {**super().to_schema(), EVIDENCE: {**self._evidence(), "empty": self.empty}}
+    def _evidence(self) -> dict[str, Any]:
+        return {**super()._evidence(), "empty": self.empty}
 
 
 class EObject(_Counting, Object):  # type: ignore[misc]
@@ -160,7 +134,6 @@ class EObject(_Counting, Object):  # type: ignore[misc]
 
     def __init__(self, node_class: type[SchemaNode]) -> None:
         super().__init__(node_class)
-        self._init_count()
         self.keys: Counter[str] = Counter()
         self.variants: dict[str, dict[str, Any]] | None = {}
 

@@ -12,19 +12,19 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections import Counter
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from contracttape.sandbox.server import ServerThread
 
 SIGNING_KEY = b"loopback-signing-key-not-a-real-secret"
 # A realistic provider key the server leaks in a body; redaction must catch it.
@@ -167,28 +167,6 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
     return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=200)])
 
 
-class LoopbackServer:
+def LoopbackServer() -> ServerThread:
     """The app on 127.0.0.1, on a free port, in a background thread."""
-
-    def __init__(self) -> None:
-        config = uvicorn.Config(build_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> LoopbackServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("loopback server did not start")
-            time.sleep(0.01)
-        return self
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+    return ServerThread(build_app(), "loopback")

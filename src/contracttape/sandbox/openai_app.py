@@ -234,16 +234,7 @@ class OpenAIApp:
     async def embeddings(self, request: Request) -> Response:
         started = time.monotonic()
         body = await self._json(request)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise bad_request("you must provide a model parameter", "model")
-        if model not in EMBEDDING_MODELS:
-            raise ApiError(
-                404,
-                f"The model `{model}` does not exist or you do not have access to it.",
-                "invalid_request_error",
-                "model_not_found",
-            )
+        model = _model(body, EMBEDDING_MODELS)
         inputs = _as_inputs(body.get("input"))
         dims = self._dimensions(model, body.get("dimensions"))
         encoding = body.get("encoding_format", "float")
@@ -302,16 +293,7 @@ class OpenAIApp:
     async def chat(self, request: Request) -> Response:
         started = time.monotonic()
         body = await self._json(request)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise bad_request("you must provide a model parameter", "model")
-        if model not in CHAT_MODELS:
-            raise ApiError(
-                404,
-                f"The model `{model}` does not exist or you do not have access to it.",
-                "invalid_request_error",
-                "model_not_found",
-            )
+        model = _model(body, CHAT_MODELS)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise bad_request("'messages' must be a non-empty array of message objects.", "messages")
@@ -439,6 +421,20 @@ class OpenAIApp:
                 "model",
             )
         return JSONResponse(self._model_object(model), headers={"x-request-id": _request_id()})
+
+
+def _model(body: dict[str, Any], known: Any) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise bad_request("you must provide a model parameter", "model")
+    if model not in known:
+        raise ApiError(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            "invalid_request_error",
+            "model_not_found",
+        )
+    return model
 
 
 def _content_text(content: Any) -> str:
