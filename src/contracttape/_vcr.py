@@ -14,11 +14,15 @@ from typing import TYPE_CHECKING, Any
 from vcr.cassette import Cassette
 from vcr.record_mode import RecordMode as VcrRecordMode
 
+from contracttape.errors import BudgetExceeded
 from contracttape.model import RecordedRequest, RecordedResponse, headers_as_lists, make_headers
 
 if TYPE_CHECKING:
     from contracttape.matching import RequestShape
     from contracttape.session import TapeSession
+
+
+_UNDECIDED = object()
 
 
 def to_recorded_request(request: Any) -> RecordedRequest:
@@ -83,14 +87,30 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         return request
 
     def can_play_response_for(self, request: Any) -> bool:
-        return self.session.can_play(self._shape(request))
+        shape = self._shape(request)
+        if self.session.can_play(shape):
+            return True
+        # It will be sent: price and reserve it first, once per request (stubs may ask twice); a
+        # refusal is remembered too, so asking again can never let the request through.
+        decided = getattr(request, "_contracttape_reservation", _UNDECIDED)
+        if decided is _UNDECIDED:
+            try:
+                decided = self.session.before_send(to_recorded_request(request), shape)
+            except BudgetExceeded as refused:
+                decided = refused
+            request._contracttape_reservation = decided
+        if isinstance(decided, BudgetExceeded):
+            raise decided
+        return False
 
     def play_response(self, request: Any) -> dict[str, Any]:
         response = self.session.play(to_recorded_request(request), self._shape(request))
         return to_vcr_response(response)
 
     def append(self, request: Any, response: dict[str, Any]) -> None:
-        self.session.record(to_recorded_request(request), to_recorded_response(response))
+        reservation = getattr(request, "_contracttape_reservation", None)
+        assert not isinstance(reservation, BudgetExceeded), "a refused request was sent"
+        self.session.record(to_recorded_request(request), to_recorded_response(response), reservation)
 
     def __contains__(self, request: Any) -> bool:
         return self.can_play_response_for(request)

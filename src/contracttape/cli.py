@@ -49,13 +49,64 @@ def main() -> None:
     show_default=True,
     help="rewrite replaces each cassette with this run's traffic.",
 )
+@click.option(
+    "--plan", is_flag=True, help="Print what re-recording would cost, from the cassettes; send nothing."
+)
+@click.option("--monthly-cap", type=float, default=None, help="Spend cap per calendar month (USD).")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def record(target: str, budget_usd: float | None, mode: str, pytest_args: tuple[str, ...]) -> None:
+def record(
+    target: str,
+    budget_usd: float | None,
+    mode: str,
+    plan: bool,
+    monthly_cap: float | None,
+    pytest_args: tuple[str, ...],
+) -> None:
     """Run the suite against the target and write cassettes. PYTEST_ARGS go after `--`."""
+    if plan:
+        sys.exit(_plan(budget_usd, pytest_args))
     args = [*_suite(pytest_args), f"--record-mode={mode}", f"--target={target}"]
+    if monthly_cap is not None:
+        args.append(f"--monthly-cap={monthly_cap}")
     if budget_usd is not None:
         args.append(f"--budget-usd={budget_usd}")
     sys.exit(_pytest(args))
+
+
+def _plan(budget_usd: float | None, selectors: tuple[str, ...]) -> int:
+    """Worst-case cost of re-recording every cassette (or those whose test id contains a selector)."""
+    from contracttape.budget import estimate_request
+    from contracttape.cassettes import CassetteCache
+    from contracttape.pricing import PriceBook
+
+    settings = _settings()
+    catalogue, prices, cache = settings.catalogue(), PriceBook.load(settings.prices), CassetteCache()
+    rows = []
+    for path in sorted(settings.cassettes.rglob("*.yaml")):
+        cassette = cache.load(path)
+        if cassette is None:
+            continue
+        test = str(cassette.meta.get("test") or path.relative_to(settings.cassettes))
+        if selectors and not any(s in test for s in selectors if not s.startswith("-")):
+            continue
+        estimate = sum(
+            estimate_request(catalogue, prices, i.request, i.cost_usd)[4].usd for i in cassette.interactions
+        )
+        recorded = sum(i.cost_usd or 0.0 for i in cassette.interactions)
+        rows.append((estimate, recorded, test))
+    click.echo(f"{'worst case':>12} {'last run':>12}  test")
+    for estimate, recorded, test in sorted(rows, reverse=True):
+        click.echo(f"{estimate:>12.6f} {recorded:>12.6f}  {test}")
+    total = sum(r[0] for r in rows)
+    click.echo(f"{total:>12.6f} {sum(r[1] for r in rows):>12.6f}  total ({len(rows)} cassettes)")
+    if budget_usd is None:
+        return 0
+    if total <= budget_usd:
+        click.echo(f"fits: worst case ${total:.6f} within the ${budget_usd:.4f} budget")
+        return 0
+    over = total - budget_usd
+    click.echo(f"does not fit: worst case ${total:.6f} is over the ${budget_usd:.4f} budget by ${over:.6f}")
+    return 1
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -178,3 +229,26 @@ def sandbox_up(revision: int, env_file: Path, job_seconds: float) -> None:
         )
         stop.wait()
     click.echo("# sandbox stopped", err=True)
+
+
+@main.group()
+def budget() -> None:
+    """Spend recorded in the ledger."""
+
+
+@budget.command("report")
+@click.option("--run", default=None, help="Only this run id.")
+@click.option("--ledger", default=None, help="A ledger file or postgresql:// URL (default from pyproject).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def budget_report(run: str | None, ledger: str | None, as_json: bool) -> None:
+    """Spend by run, service, endpoint and test."""
+    from contracttape.ledger import open_ledger
+    from contracttape.report import report, report_lines
+
+    settings = _settings()
+    data = report(open_ledger(ledger or settings.ledger, settings.root).entries(run))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        for line in report_lines(data):
+            click.echo(line)

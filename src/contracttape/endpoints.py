@@ -17,10 +17,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from contracttape.model import RecordedRequest
 from contracttape.normalize import media_type
+
+if TYPE_CHECKING:
+    from contracttape.costs import CostRule
 
 Variant = Callable[[RecordedRequest, Mapping[str, str]], Mapping[str, str]]
 
@@ -99,6 +103,7 @@ class ServiceProfile:
     name: str
     hosts: tuple[str, ...]  # fnmatch patterns, e.g. "*.supabase.co"
     routes: tuple[Route, ...]
+    costs: CostRule | None = None  # None: the service is free
 
     def serves(self, host: str) -> bool:
         return any(fnmatchcase(host, pattern) for pattern in self.hosts)

@@ -9,6 +9,7 @@ ContractTapeError
  │    ├── UnusedInteractions     recorded requests the test never made
  │    └── ContractViolation      a response does not satisfy its endpoint's contract
  ├── ContractError               a contract file cannot be used
+ ├── BudgetExceeded              a request's worst-case cost does not fit what is left of the cap
  ├── NetworkBlocked              a socket tried to leave the process during replay
  └── SecretLeak                  the scanner found a secret in a file
 
@@ -70,3 +71,7 @@ class ContractError(ContractTapeError):
 
 class ContractViolation(PlaybackError):
     """A replayed or recorded response does not satisfy its endpoint's contract."""
+
+
+class BudgetExceeded(ContractTapeError):
+    """A request was refused before it was sent: its worst-case cost does not fit the budget."""

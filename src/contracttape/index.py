@@ -59,6 +59,12 @@ class InteractionIndex:
     def times_recorded(self, shape: RequestShape) -> int:
         return len(self._by_key.get(shape.key, ()))
 
+    def recorded_cost(self, shape: RequestShape) -> float | None:
+        """The cost recorded for the last interaction with this request, if any."""
+        costs = [self.interactions[p].cost_usd for p in self._by_key.get(shape.key, ())]
+        known = [c for c in costs if c is not None]
+        return known[-1] if known else None
+
     def unused(self) -> list[int]:
         return [p for p in range(len(self.interactions)) if p not in self.played]
 

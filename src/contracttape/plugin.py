@@ -6,6 +6,9 @@ Precedence of per-test options (one chain, ``config.merge``): command line >
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -15,12 +18,16 @@ from typing import Any
 import pytest
 
 from contracttape import _offline
+from contracttape.budget import Budget
 from contracttape.cassettes import CassetteCache, cassette_path
 from contracttape.config import DEFAULTS, RecordMode, TapeOptions, Target, merge, parse_record_mode
 from contracttape.contracts import ContractBook
 from contracttape.errors import ConfigError, ContractTapeError
+from contracttape.ledger import open_ledger
 from contracttape.normalize import Normaliser
+from contracttape.pricing import PriceBook
 from contracttape.redact import Redactor
+from contracttape.report import spend_summary
 from contracttape.session import TapeSession
 from contracttape.settings import load_settings
 
@@ -36,6 +43,7 @@ class PluginState:
     budget_usd: float | None
     cassette_dir: Path
     contracts: ContractBook
+    budget: Budget
     origins: dict[str, str] = field(default_factory=dict)
     cache: CassetteCache = field(default_factory=CassetteCache)
     stack: ExitStack = field(default_factory=ExitStack)
@@ -65,7 +73,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=[t.value for t in Target],
         help="Where record/drift traffic goes: the local sandbox (default) or the live services.",
     )
-    group.addoption("--budget-usd", type=float, default=None, help="Spend cap for record/drift runs, in USD.")
+    group.addoption(
+        "--budget-usd", type=float, default=None, help="Spend cap for this record/drift run, in USD."
+    )
+    group.addoption(
+        "--monthly-cap", type=float, default=None, help="Spend cap per calendar month, across runs (USD)."
+    )
+    group.addoption(
+        "--ledger",
+        default=None,
+        help="Spend ledger: a file (default .contracttape/ledger.json) or a postgresql:// URL.",
+    )
     group.addoption("--cassette-dir", default=None, help="Cassette root (default: <rootdir>/cassettes).")
     shared(
         group,
@@ -97,19 +115,28 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     mode = config.getoption("--record-mode")
     target = Target(config.getoption("--target"))
-    if target is Target.LIVE:
+    if target is Target.LIVE and config.getoption("--budget-usd") is None:
         raise pytest.UsageError(
-            "--target live is refused: recording against paid services needs the budget cap, "
-            "which is not built yet. Record against the sandbox (the default) until then."
+            "--target live needs a spend cap: pass --budget-usd (make record TARGET=live BUDGET=0.50)."
         )
     raw_dir = config.getoption("--cassette-dir") or config.getini("contracttape_cassette_dir")
     try:
         settings = load_settings(config.rootpath)
-        contracts = ContractBook(settings.contracts, settings.catalogue())
+        catalogue = settings.catalogue()
+        contracts = ContractBook(settings.contracts, catalogue)
+        budget = Budget(
+            ledger=open_ledger(config.getoption("--ledger") or settings.ledger, config.rootpath),
+            run_id=_run_id(config),
+            prices=PriceBook.load(settings.prices),
+            catalogue=catalogue,
+            cap=config.getoption("--budget-usd"),
+            monthly_cap=config.getoption("--monthly-cap"),
+        )
     except ContractTapeError as exc:
         raise pytest.UsageError(str(exc)) from exc
     state = PluginState(
         contracts=contracts,
+        budget=budget,
         cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None),
         target=target,
         budget_usd=config.getoption("--budget-usd"),
@@ -118,6 +145,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     if config.getoption("--block-network"):
         state.stack.enter_context(_offline.block_network(state.network_incidents, "pytest session"))
+
+
+def _run_id(config: pytest.Config) -> str:
+    """One id for the whole run: xdist workers get the controller's (pytest_configure_node)."""
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input and "contracttape_run_id" in worker_input:
+        return str(worker_input["contracttape_run_id"])
+    return (
+        os.environ.get("CONTRACTTAPE_RUN_ID")
+        or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
+    )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput["contracttape_run_id"] = node.config.stash[STATE].budget.run_id
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -206,6 +249,7 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
         allow_unused=bool(options.allow_unused),
         compress_time=bool(options.compress_time),
         contracts=state.contracts if options.validate_contracts else None,
+        budget=state.budget,
     )
     item.stash[SESSION] = session
     item.stash[REPORTED] = set()
@@ -235,7 +279,7 @@ def _raise_new_problems(item: pytest.Item, session: TapeSession, cause: BaseExce
 
 
 def _failed(session: TapeSession) -> bool:
-    return bool(session.misses or session.incidents.blocked or session.violations)
+    return bool(session.refusals or session.misses or session.incidents.blocked or session.violations)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -256,7 +300,12 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    if state is None or not (state.replayed or state.written or state.network_incidents.blocked):
+    if state is None or hasattr(config, "workerinput"):
+        return
+    entries = (
+        state.budget.ledger.entries(state.budget.run_id) if state.written or state.cli.record_mode else []
+    )
+    if not (state.replayed or state.written or state.network_incidents.blocked or entries):
         return
     terminalreporter.write_sep("-", "contracttape")
     terminalreporter.write_line(
@@ -265,3 +314,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     )
     for blocked in state.network_incidents.blocked[:10]:
         terminalreporter.write_line(f"blocked outside a cassette: {blocked}")
+    for line in spend_summary(entries, state.budget.cap, state.budget.run_id):
+        terminalreporter.write_line(line)

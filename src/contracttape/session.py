@@ -14,15 +14,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from contracttape import _offline, cassettes
 from contracttape._vcr import cassette_context
+from contracttape.budget import Budget, Reservation
 from contracttape.config import RecordMode
 from contracttape.contracts import ContractBook, Violation
 from contracttape.errors import (
+    BudgetExceeded,
     ContractTapeError,
     ContractViolation,
     NetworkBlocked,
@@ -50,6 +53,7 @@ class TapeSession:
         allow_unused: bool = False,
         compress_time: bool = True,
         contracts: ContractBook | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.path = Path(path)
         self.mode = mode
@@ -60,6 +64,8 @@ class TapeSession:
         self.compress_time = compress_time
         self.incidents = _offline.Incidents()
         self.contracts = contracts
+        self.budget = budget
+        self.refusals: list[BudgetExceeded] = []
         self.violations: list[Violation] = []
         self.misses: list[NoMatchingInteraction] = []
         self.recorded: list[Interaction] = []
@@ -110,8 +116,27 @@ class TapeSession:
         self._check_contract(found[1])
         return found[1].response
 
-    def record(self, request: RecordedRequest, response: RecordedResponse) -> None:
+    def before_send(self, request: RecordedRequest, shape: RequestShape) -> Reservation | None:
+        """Price a request about to be sent, and reserve it; raises ``BudgetExceeded``."""
+        if self.budget is None:
+            return None
+        try:
+            return self.budget.reserve(
+                self.test_id, self.normaliser.request(request), self.index.recorded_cost(shape)
+            )
+        except BudgetExceeded as refused:
+            with self._lock:
+                self.refusals.append(refused)
+            raise
+
+    def record(
+        self, request: RecordedRequest, response: RecordedResponse, reservation: Reservation | None = None
+    ) -> None:
         stored = self.normaliser.for_disk(Interaction(request, response))
+        if self.budget is not None and reservation is not None:
+            cost = self.budget.settle(reservation, request, response)
+            extra = {"cost_basis": cost.basis, **({"cost_units": cost.units} if cost.units else {})}
+            stored = replace(stored, cost_usd=round(cost.usd, 9), extra=tuple(sorted(extra.items())))
         with self._lock:
             self.recorded.append(stored)
         self._check_contract(stored)
@@ -151,7 +176,7 @@ class TapeSession:
         return NoMatchingInteraction("\n".join(lines))
 
     def problems(self) -> list[ContractTapeError]:
-        found: list[ContractTapeError] = list(self.misses)
+        found: list[ContractTapeError] = [*self.refusals[:1], *self.misses]
         for violation in self.violations[:3]:
             found.append(
                 ContractViolation(
@@ -209,8 +234,8 @@ class TapeSession:
 
     def save(self) -> bool:
         """Write the cassette as this mode says; returns whether the file changed."""
-        if self.replaying or not self.recorded:
-            return False
+        if self.replaying or not self.recorded or self.refusals:
+            return False  # a test refused by the budget keeps its old cassette
         meta = provenance(test_id=self.test_id, target=self.target, record_mode=self.mode.value)
         return cassettes.update(self.path, lambda current: self._merged(current, meta))
 

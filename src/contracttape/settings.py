@@ -25,6 +25,8 @@ class Settings:
     cassettes: Path
     contracts: Path
     services: tuple[str, ...] = ()
+    prices: Path | None = None
+    ledger: str = ".contracttape/ledger.json"
 
     def catalogue(self) -> Catalogue:
         catalogue = default_catalogue()
@@ -54,6 +56,8 @@ def load_settings(root: Path) -> Settings:
         cassettes=root / str(table.get("cassettes", "cassettes")),
         contracts=root / str(table.get("contracts", "contracts")),
         services=tuple(services),
+        prices=root / str(table["prices"]) if table.get("prices") else None,
+        ledger=str(table.get("ledger", ".contracttape/ledger.json")),
     )
 
 

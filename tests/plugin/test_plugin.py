@@ -171,10 +171,10 @@ def contracttape_redactor():
     assert "uri: http://svc.test/echo?q=<redacted:q>" in text
 
 
-def test_live_target_is_refused_until_the_budget_exists(pytester: pytest.Pytester) -> None:
+def test_live_target_needs_a_budget(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--target=live")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--target live is refused*budget*"])
+    result.stderr.fnmatch_lines(["*--target live needs a spend cap: pass --budget-usd*"])
 
 
 def test_xdist_workers_share_one_cassette_without_corruption(

@@ -31,7 +31,9 @@ def extract_pages(data: bytes) -> list[str]:
 
 
 def make_pdf(pages: list[str]) -> bytes:
-    """A valid PDF with one page per string (Helvetica, one line of text per input line)."""
+    """A valid PDF with one page per string (Helvetica, one line of text per input line).
+
+    Characters outside latin-1 become ``?`` (the standard Type 1 fonts cannot show them)."""
     objects: list[bytes] = []
     font_id = 3
     page_ids = []
@@ -42,7 +44,7 @@ def make_pdf(pages: list[str]) -> bytes:
             escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
             ops.append(f"({escaped}) Tj T*")
         ops.append("ET")
-        stream = "\n".join(ops).encode("latin-1")
+        stream = "\n".join(ops).encode("latin-1", "replace")  # Helvetica: latin-1 text only
         content_id = 4 + 2 * number
         page_id = content_id + 1
         page_ids.append(page_id)

@@ -4,13 +4,78 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from contracttape.costs import FREE, Cost, Estimate, json_of, multipart_fields, pdf_pages
 from contracttape.endpoints import Route, ServiceProfile, query_values
-from contracttape.model import RecordedRequest
+from contracttape.model import RecordedRequest, RecordedResponse
+from contracttape.pricing import PriceBook
 
 
 def _expand(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
     expand = sorted(set(query_values(request, "expand")))
     return {"expand": ",".join(expand)} if expand else {}
+
+
+def _credits_usd(prices: PriceBook, credits: float) -> float:
+    return credits * prices.number("llamaparse", "usd_per_1000_credits") / 1000
+
+
+class LlamaParseCosts:
+    """Billed at upload: pages of the document x the tier's credits; a cache hit costs 0.
+
+    The job's later ``job_metadata`` (credits used, cache hit) is what the service reports; the
+    budget reconciles the upload's cost with it.
+    """
+
+    def _tier(self, request: RecordedRequest, fields: dict[str, bytes], prices: PriceBook) -> str:
+        if request.path.startswith("/api/v2/"):
+            config = json_of(fields.get("configuration", b"")) or {}
+            return str(config.get("tier"))
+        if fields.get("premium_mode") == b"true":
+            return "agentic_plus"
+        if fields.get("fast_mode") == b"true":
+            return "fast"
+        mode = fields.get("parse_mode", b"").decode()
+        return (
+            prices.text("llamaparse", "v1_modes", mode)
+            if mode
+            else prices.text("llamaparse", "v1_default_tier")
+        )
+
+    def estimate(self, request: RecordedRequest, prices: PriceBook) -> Estimate | None:
+        if not request.path.endswith("/upload"):
+            return FREE if request.method == "GET" else None  # JSON create with a URL: pages unknown
+        fields = multipart_fields(request)
+        tier = self._tier(request, fields, prices)
+        pages = pdf_pages(fields.get("file", b""))
+        credits = pages * prices.number("llamaparse", "credits_per_page", tier)
+        return Estimate(_credits_usd(prices, credits), f"{pages} page(s) x {tier} ({credits:g} credits)")
+
+    def actual(self, request: RecordedRequest, response: RecordedResponse, prices: PriceBook) -> Cost:
+        body = json_of(response.body) or {}
+        if response.status >= 400:
+            return Cost(0.0, basis="refused requests are not billed")
+        if request.path.endswith("/upload"):
+            estimate = self.estimate(request, prices)
+            usd = estimate.usd if estimate else 0.0
+            return Cost(
+                usd,
+                {"credits": usd * 1000 / prices.number("llamaparse", "usd_per_1000_credits")},
+                estimate.basis if estimate else "",
+                job_id=str(body.get("id")),
+            )
+        metadata = body.get("job_metadata")
+        if isinstance(metadata, dict) and "credits_used" in metadata:
+            credits = 0.0 if metadata.get("job_is_cache_hit") else float(metadata["credits_used"])
+            job: dict[str, object] = body["job"] if isinstance(body.get("job"), dict) else {}
+            job_id = str(job.get("id") or request.path.split("/job/")[-1].split("/")[0])
+            return Cost(
+                0.0,
+                {"reported_credits": credits},
+                "reported by the job",
+                reported_for_job=job_id,
+                reported_usd=_credits_usd(prices, credits),
+            )
+        return Cost(0.0)
 
 
 LLAMAPARSE = ServiceProfile(
@@ -27,4 +92,5 @@ LLAMAPARSE = ServiceProfile(
         Route("GET", "/api/parsing/job/{job_id}/result/text"),
         Route("GET", "/api/parsing/job/{job_id}/result/json"),
     ),
+    costs=LlamaParseCosts(),
 )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
+from contracttape.costs import FREE, Cost, Estimate, json_of, stream_usage
 from contracttape.endpoints import Route, ServiceProfile, json_body
-from contracttape.model import RecordedRequest
+from contracttape.model import RecordedRequest, RecordedResponse
+from contracttape.pricing import PriceBook
+from contracttape.samples import sse_events
 
 
 def _embeddings(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -17,6 +22,98 @@ def _chat(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]
     return {"stream": "true" if json_body(request).get("stream") else "false"}
 
 
+def _tokens(text: str) -> int:
+    from contracttape.sandbox.tokens import count  # tiktoken, cl100k, offline
+
+    return count(text)
+
+
+def _input_tokens(value: Any) -> int:
+    if isinstance(value, str):
+        return _tokens(value)
+    if isinstance(value, list) and value and all(isinstance(t, int) for t in value):
+        return len(value)
+    if isinstance(value, list):
+        return sum(_input_tokens(v) for v in value)
+    return 0
+
+
+def _message_tokens(messages: Any) -> int:
+    total = 3
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        total += 3 + _tokens(content if isinstance(content, str) else json.dumps(content))
+    return total
+
+
+class OpenAICosts:
+    """Embeddings bill input tokens; chat bills input and output tokens (per 1M, price file)."""
+
+    def estimate(self, request: RecordedRequest, prices: PriceBook) -> Estimate | None:
+        body = json_body(request)
+        margin = prices.number("openai", "token_margin")
+        if request.path.endswith("/embeddings"):
+            model = str(body.get("model"))
+            tokens = _input_tokens(body.get("input")) * margin
+            usd = tokens * prices.number("openai", "embeddings", model, "input_per_1m") / 1e6
+            return Estimate(usd, f"{tokens:.0f} input tokens (x{margin} margin) of {model}")
+        if request.path.endswith("/chat/completions"):
+            model = str(body.get("model"))
+            price = ("openai", "chat", model)
+            tokens_in = _message_tokens(body.get("messages")) * margin
+            limit = body.get("max_completion_tokens", body.get("max_tokens"))
+            tokens_out = float(
+                limit if isinstance(limit, int) else prices.number(*price, "max_output_tokens")
+            )
+            choices = body.get("n")
+            tokens_out *= choices if isinstance(choices, int) and choices > 1 else 1
+            usd = (
+                tokens_in * prices.number(*price, "input_per_1m")
+                + tokens_out * prices.number(*price, "output_per_1m")
+            ) / 1e6
+            return Estimate(usd, f"{tokens_in:.0f} input + {tokens_out:.0f} output tokens of {model}")
+        return FREE
+
+    def actual(self, request: RecordedRequest, response: RecordedResponse, prices: PriceBook) -> Cost:
+        if response.status >= 400:
+            return Cost(0.0, basis="failed requests are not billed")
+        body = json_body(request)
+        model = str(body.get("model"))
+        if request.path.endswith("/embeddings"):
+            usage = (json_of(response.body) or {}).get("usage") or {}
+            tokens = float(usage.get("prompt_tokens", 0))
+            usd = tokens * prices.number("openai", "embeddings", model, "input_per_1m") / 1e6
+            return Cost(usd, {"input_tokens": tokens}, f"usage of {model}")
+        if request.path.endswith("/chat/completions"):
+            if body.get("stream"):
+                usage = stream_usage(response.body)
+                if usage is None:  # no include_usage: count what came back, price the input as estimated
+                    text = "".join(
+                        str(((c.get("choices") or [{}])[0].get("delta") or {}).get("content") or "")
+                        for c in sse_events(response.body)
+                        if isinstance(c, dict) and c.get("choices")
+                    )
+                    usage = {
+                        "prompt_tokens": _message_tokens(body.get("messages")),
+                        "completion_tokens": _tokens(text),
+                    }
+            else:
+                usage = (json_of(response.body) or {}).get("usage") or {}
+            tokens_in, tokens_out = (
+                float(usage.get("prompt_tokens", 0)),
+                float(usage.get("completion_tokens", 0)),
+            )
+            price = ("openai", "chat", model)
+            usd = (
+                tokens_in * prices.number(*price, "input_per_1m")
+                + tokens_out * prices.number(*price, "output_per_1m")
+            ) / 1e6
+            return Cost(usd, {"input_tokens": tokens_in, "output_tokens": tokens_out}, f"usage of {model}")
+        return Cost(0.0)
+
+
 OPENAI = ServiceProfile(
     name="openai",
     hosts=("api.openai.com", "openai.sandbox.contracttape.test"),
@@ -26,4 +123,5 @@ OPENAI = ServiceProfile(
         Route("GET", "/v1/models"),
         Route("GET", "/v1/models/{model}"),
     ),
+    costs=OpenAICosts(),
 )

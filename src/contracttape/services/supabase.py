@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from contracttape.costs import Cost, Estimate
 from contracttape.endpoints import Route, ServiceProfile, json_body, query
-from contracttape.model import RecordedRequest
+from contracttape.model import RecordedRequest, RecordedResponse
+from contracttape.pricing import PriceBook
 
 
 def _rest(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -28,6 +30,20 @@ def _grant(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str
 
 def _rpc(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
     return {"args": ",".join(sorted(json_body(request)))}
+
+
+class SupabaseCosts:
+    """Requests and bytes are counted, at the (zero) prices in the price file."""
+
+    def estimate(self, request: RecordedRequest, prices: PriceBook) -> Estimate | None:
+        return Estimate(prices.number("supabase", "usd_per_request"), "a request")
+
+    def actual(self, request: RecordedRequest, response: RecordedResponse, prices: PriceBook) -> Cost:
+        moved = len(request.body) + len(response.body)
+        usd = prices.number("supabase", "usd_per_request") + moved / 1e9 * prices.number(
+            "supabase", "usd_per_gb"
+        )
+        return Cost(usd, {"requests": 1, "bytes": moved}, "requests and bytes")
 
 
 SUPABASE = ServiceProfile(
@@ -65,4 +81,5 @@ SUPABASE = ServiceProfile(
         Route("DELETE", "/storage/v1/object/{bucket}"),
         Route("POST", "/functions/v1/{function}", None, ("function",)),
     ),
+    costs=SupabaseCosts(),
 )

@@ -1,0 +1,97 @@
+"""What an interaction costs: a worst-case estimate before it is sent, the actual after.
+
+Each service profile may carry a ``CostRule``. Estimates must never be below the actual cost
+(the cap depends on it): token counts use the real tokenizer with a margin, chat adds the
+largest possible output, LlamaParse counts the pages of the PDF being uploaded.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from contracttape.matching import multipart_parts
+from contracttape.model import RecordedRequest, RecordedResponse
+from contracttape.normalize import media_type
+from contracttape.pricing import PriceBook
+from contracttape.samples import sse_events
+
+
+@dataclass(frozen=True)
+class Estimate:
+    usd: float
+    basis: str
+
+
+@dataclass(frozen=True)
+class Cost:
+    usd: float
+    units: dict[str, float] = field(default_factory=dict)
+    basis: str = ""
+    # LlamaParse bills at upload and reports later: the job a cost belongs to, and a later report.
+    job_id: str | None = None
+    reported_for_job: str | None = None
+    reported_usd: float | None = None
+
+
+class CostRule(Protocol):
+    def estimate(self, request: RecordedRequest, prices: PriceBook) -> Estimate | None:
+        """Worst case before sending; None when the rule cannot tell (the budget falls back)."""
+
+    def actual(self, request: RecordedRequest, response: RecordedResponse, prices: PriceBook) -> Cost:
+        """What the service charged for this interaction, from what it reported."""
+
+
+FREE = Estimate(0.0, "free")
+
+
+def json_of(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def pdf_pages(data: bytes) -> int:
+    """Pages in a PDF (at least 1, so a document we cannot read is never estimated at 0)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        return max(1, len(PdfReader(io.BytesIO(data)).pages))
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError):
+        return 1
+
+
+def multipart_fields(request: RecordedRequest) -> dict[str, bytes]:
+    """Form fields and files of a multipart request, by name (the first part of each name)."""
+    import email.parser
+    import email.policy
+
+    ctype = request.header("content-type") or ""
+    if (
+        not media_type(request.headers).startswith("multipart/")
+        or multipart_parts(request.body, ctype) is None
+    ):
+        return {}
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + request.body
+    )
+    fields: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name = str(part.get_param("name", header="content-disposition") or "")
+        payload = part.get_payload(decode=True)
+        fields.setdefault(name, payload if isinstance(payload, bytes) else b"")
+    return fields
+
+
+def stream_usage(body: bytes) -> dict[str, Any] | None:
+    for event in reversed(sse_events(body)):
+        if isinstance(event, dict) and isinstance(event.get("usage"), dict):
+            usage: dict[str, Any] = event["usage"]
+            return usage
+    return None

@@ -1,0 +1,88 @@
+"""A recorded suite whose cost exceeds its cap stops at the cap, never above, with 1 or 4 workers."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from contracttape.ledger import FileLedger
+
+SUITE = """
+import os, random
+import llama_cloud, pytest
+from contracttape.sandbox.pdf import make_pdf
+
+SEED = int(os.environ["COST_SEED"])
+
+@pytest.mark.parametrize("n", range(10))
+@pytest.mark.contracttape
+def test_parse(contracttape_sandbox_env, n):
+    pages = random.Random(SEED * 100 + n).randint(1, 4)  # randomised cost: 1-4 pages at 45 credits
+    env = contracttape_sandbox_env
+    with llama_cloud.LlamaCloud(base_url=env["LLAMA_CLOUD_BASE_URL"], api_key=env["LLAMA_CLOUD_API_KEY"], max_retries=0) as client:
+        job = client.parsing.create(tier="agentic_plus", version="latest",
+                                    upload_file=("d.pdf", make_pdf(["page"] * pages), "application/pdf"))
+        client.parsing.wait_for_completion(job.id, polling_interval=0.05, backoff="constant")
+"""
+
+CAP = 0.5
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_cap_is_never_crossed(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: int, seed: int
+) -> None:
+    monkeypatch.setenv("COST_SEED", str(seed))
+    pytester.makepyfile(test_costs=SUITE)
+    args = ["--record-mode=rewrite", f"--budget-usd={CAP}", "-p", "no:cacheprovider"]
+    if workers > 1:
+        args += ["-n", str(workers)]
+    result = pytester.runpytest_subprocess(*args)
+    outcomes = result.parseoutcomes()
+    entries = FileLedger(pytester.path / ".contracttape" / "ledger.json").entries()
+    spent = sum(e.amount for e in entries)
+    assert spent <= CAP + 1e-9
+    assert spent > CAP / 3, "the suite should have spent a good part of the cap"
+    refused_tests = {e.test for e in entries if e.state == "refused"}
+    assert refused_tests, "the suite costs more than the cap"
+    assert outcomes.get("failed", 0) == len(refused_tests)
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 10
+    assert "BudgetExceeded" in result.stdout.str()
+    written = (
+        {p.stem for p in (pytester.path / "cassettes" / "test_costs").glob("*.yaml")}
+        if (pytester.path / "cassettes").exists()
+        else set()
+    )
+    assert {t.split("::")[1] for t in refused_tests}.isdisjoint(
+        written
+    )  # refused tests keep their old cassettes
+    assert len(written) == outcomes.get("passed", 0)
+    if workers == 1:
+        result.stdout.fnmatch_lines(
+            [
+                "*spend this run*of a $0.5000 cap*",
+                "*not re-recorded (refused by the budget, old cassettes kept)*",
+            ]
+        )
+
+
+def test_plan_and_report(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COST_SEED", "3")
+    pytester.makepyfile(test_costs=SUITE)
+    pytester.runpytest_subprocess("--record-mode=rewrite", "-p", "no:cacheprovider").assert_outcomes(
+        passed=10
+    )
+    plan = pytester.run(sys.executable, "-m", "contracttape", "record", "--plan", "--budget-usd", "0.5")
+    assert plan.ret == 1, plan.stdout.str()
+    plan.stdout.fnmatch_lines(["*test_costs.py::test_parse[[]0[]]*", "*does not fit*0.5*"])
+    fits = pytester.run(sys.executable, "-m", "contracttape", "record", "--plan", "--budget-usd", "10")
+    assert fits.ret == 0
+    fits.stdout.fnmatch_lines(["*fits*"])
+    report = pytester.run(sys.executable, "-m", "contracttape", "budget", "report", "--json")
+    data = json.loads(report.stdout.str())
+    assert set(data["by_service"]) == {"llamaparse"}
+    assert data["total_usd"] == pytest.approx(sum(data["by_test"].values()))
+    assert len(data["by_test"]) == 10
