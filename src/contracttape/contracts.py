@@ -153,7 +153,9 @@ def contracts_from(observations: Iterable[Observation]) -> dict[Endpoint, Contra
     built = {}
     for endpoint, group in grouped.items():
         samples = [o.sample for o in group if o.sample is not NO_SAMPLE]
-        seen = sorted(o.recorded_at for o in group if o.recorded_at)
+        seen = sorted(
+            o.recorded_at[:10] for o in group if o.recorded_at
+        )  # days: re-records the same day don't churn
         built[endpoint] = ContractFile(
             endpoint=endpoint,
             evidence=evidence_of(samples) if samples else {},

@@ -19,6 +19,7 @@ samples at once, or from partial evidence merged in any grouping, gives the same
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -30,7 +31,7 @@ from contracttape import formats
 EVIDENCE = "x-evidence"
 MIN_FORMAT_SAMPLES = 3
 MAX_TRACKED_VALUES = 16
-MAX_TRACKED_LENGTH = 64  # longer strings are text or data, never enum members
+MAX_TRACKED_LENGTH = 40  # longer strings are text or data, never enum members
 ENUM_MAX_VALUES = 8
 ENUM_MIN_REPEATS = 2
 ENUM_MIN_SAMPLES = 4
@@ -43,6 +44,13 @@ def _merge_values(a: dict[str, int] | None, b: dict[str, int] | None) -> dict[st
         return None
     merged = Counter(a) + Counter(b)
     return dict(merged) if len(merged) <= MAX_TRACKED_VALUES else None
+
+
+_RANDOM_RUN = re.compile(r"[0-9a-fA-F]{6,}|\d{4,}")
+
+
+def _enum_like(value: str, detected: str | None) -> bool:
+    return detected is None and len(value) <= MAX_TRACKED_LENGTH and not _RANDOM_RUN.search(value)
 
 
 class _Counting:
@@ -94,8 +102,11 @@ class EString(_Counting, String):  # type: ignore[misc]
 
     def add_object(self, obj: str) -> None:
         self.count += 1
-        self.formats[formats.detect(obj) or "none"] += 1
-        self.values = _merge_values(self.values, {obj: 1} if len(obj) <= MAX_TRACKED_LENGTH else None)
+        detected = formats.detect(obj)
+        self.formats[detected or "none"] += 1
+        # Only values that could be members of a small enum are kept: ids, dates and long text
+        # would make the evidence (and the contract file) churn on every re-record.
+        self.values = _merge_values(self.values, {obj: 1} if _enum_like(obj, detected) else None)
 
     def _absorb(self, evidence: dict[str, Any]) -> None:
         super()._absorb(evidence)
