@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from vcr.cassette import Cassette
 from vcr.record_mode import RecordMode as VcrRecordMode
 
-from contracttape.errors import BudgetExceeded
+from contracttape.errors import ContractTapeError
 from contracttape.model import RecordedRequest, RecordedResponse, headers_as_lists, make_headers
 
 if TYPE_CHECKING:
@@ -96,10 +96,10 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         if decided is _UNDECIDED:
             try:
                 decided = self.session.before_send(to_recorded_request(request), shape)
-            except BudgetExceeded as refused:
+            except ContractTapeError as refused:  # over budget, or no price to judge it by
                 decided = refused
             request._contracttape_reservation = decided
-        if isinstance(decided, BudgetExceeded):
+        if isinstance(decided, ContractTapeError):
             raise decided
         return False
 
@@ -109,7 +109,7 @@ class SessionCassette(Cassette):  # type: ignore[misc]
 
     def append(self, request: Any, response: dict[str, Any]) -> None:
         reservation = getattr(request, "_contracttape_reservation", None)
-        assert not isinstance(reservation, BudgetExceeded), "a refused request was sent"
+        assert not isinstance(reservation, ContractTapeError), "a refused request was sent"
         self.session.record(to_recorded_request(request), to_recorded_response(response), reservation)
 
     def __contains__(self, request: Any) -> bool:

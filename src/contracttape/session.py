@@ -36,6 +36,7 @@ from contracttape.index import InteractionIndex
 from contracttape.matching import RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.normalize import Normaliser
+from contracttape.pricing import PricingError
 from contracttape.provenance import provenance
 
 
@@ -65,7 +66,8 @@ class TapeSession:
         self.incidents = _offline.Incidents()
         self.contracts = contracts
         self.budget = budget
-        self.refusals: list[BudgetExceeded] = []
+        # requests refused before sending: over budget, or no price to judge them by
+        self.refusals: list[ContractTapeError] = []
         self.violations: list[Violation] = []
         self.misses: list[NoMatchingInteraction] = []
         self.recorded: list[Interaction] = []
@@ -124,7 +126,7 @@ class TapeSession:
             return self.budget.reserve(
                 self.test_id, self.normaliser.request(request), self.index.recorded_cost(shape)
             )
-        except BudgetExceeded as refused:
+        except (BudgetExceeded, PricingError) as refused:
             with self._lock:
                 self.refusals.append(refused)
             raise

@@ -86,3 +86,25 @@ def test_plan_and_report(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPa
     assert set(data["by_service"]) == {"llamaparse"}
     assert data["total_usd"] == pytest.approx(sum(data["by_test"].values()))
     assert len(data["by_test"]) == 10
+
+
+def test_a_model_without_a_price_fails_the_test_clearly_and_sends_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_unpriced="""
+import openai, pytest
+
+@pytest.mark.contracttape
+def test_chat(contracttape_sandbox_env):
+    env = contracttape_sandbox_env
+    with openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=0) as client:
+        client.chat.completions.create(model="gpt-4o-mini-unpriced", messages=[{"role": "user", "content": "x"}])
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "--record-mode=rewrite", "--budget-usd=1", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*PricingError: no price for 'gpt-4o-mini-unpriced' under openai.chat in *prices.yaml*"]
+    )
+    assert not (pytester.path / "cassettes").exists()
