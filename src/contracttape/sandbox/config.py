@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def _key(prefix: str) -> str:
@@ -32,6 +34,8 @@ class SandboxConfig:
     llama_rpm: int | None = None
     webhook_attempts: int = 5
     webhook_backoff_seconds: float = 0.2
+    # Supabase edge functions: name -> async handler(body, claims, project)
+    functions: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.revision not in (1, 2):

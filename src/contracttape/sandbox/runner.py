@@ -10,12 +10,24 @@ from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.llamaparse_app import LlamaParseApp
 from contracttape.sandbox.openai_app import OpenAIApp
 from contracttape.sandbox.server import ServerThread
+from contracttape.sandbox.supabase.app import SupabaseApp
 
 # The origins cassettes store for sandbox traffic; the built-in service profiles know these hosts.
 LOGICAL_ORIGINS = {
     "openai": "http://openai.sandbox.contracttape.test",
     "llamaparse": "http://llamaparse.sandbox.contracttape.test",
+    "supabase": "http://supabase.sandbox.contracttape.test",
 }
+
+
+# Replay keys: well-formed JWTs (supabase-py checks the key's shape) whose signature is the
+# redaction marker, so they are harmless and scan clean.
+REPLAY_ANON_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJhbm9uIn0.contracttape-redacted"
+)
+REPLAY_SERVICE_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJzZXJ2aWNlX3JvbGUifQ.contracttape-redacted"
+)
 
 
 def replay_env() -> dict[str, str]:
@@ -25,6 +37,9 @@ def replay_env() -> dict[str, str]:
         "OPENAI_API_KEY": "sk-sandbox-replay",
         "LLAMA_CLOUD_BASE_URL": LOGICAL_ORIGINS["llamaparse"],
         "LLAMA_CLOUD_API_KEY": "llx-sandbox-replay",
+        "SUPABASE_URL": LOGICAL_ORIGINS["supabase"],
+        "SUPABASE_ANON_KEY": REPLAY_ANON_KEY,
+        "SUPABASE_SERVICE_ROLE_KEY": REPLAY_SERVICE_KEY,
         "LLAMA_CLOUD_WEBHOOK_SECRET": "replay",
         "CONTRACTTAPE_SANDBOX_REVISION": "replay",
     }
@@ -33,14 +48,24 @@ def replay_env() -> dict[str, str]:
 class Sandbox:
     """``with Sandbox() as sandbox: sandbox.env()`` -> the variables a client needs."""
 
-    def __init__(self, config: SandboxConfig | None = None, rate_window: float = 60.0) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        rate_window: float = 60.0,
+        services: tuple[str, ...] = ("openai", "llamaparse", "supabase"),
+    ) -> None:
         self.config = config or SandboxConfig()
+        self.services = services
         self.openai = OpenAIApp(self.config, rate_window=rate_window)
         self.llamaparse = LlamaParseApp(self.config, rate_window=rate_window)
+        self.supabase: SupabaseApp | None = None
         self._servers = {
             "openai": ServerThread(self.openai.app, "openai"),
             "llamaparse": ServerThread(self.llamaparse.app, "llamaparse"),
         }
+        if "supabase" in services:
+            self.supabase = SupabaseApp(revision=self.config.revision, functions=self.config.functions)
+            self._servers["supabase"] = ServerThread(self.supabase.app, "supabase")
 
     def start(self) -> Sandbox:
         started = []
@@ -50,23 +75,37 @@ class Sandbox:
         except BaseException:
             for server in started:
                 server.stop()
+            if self.supabase is not None:
+                self.supabase.close()
             raise
+        if self.supabase is not None:
+            self.supabase.set_base_url(self.url("supabase"))
         return self
 
     def stop(self) -> None:
         self.llamaparse.shutdown()
         for server in self._servers.values():
             server.stop()
+        if self.supabase is not None:
+            self.supabase.close()
 
     def url(self, service: str) -> str:
         return self._servers[service].url
 
     def origins(self) -> dict[str, str]:
         """Real origin -> logical origin, for the recorder (``contracttape_origins``)."""
-        return {self.url(name): logical for name, logical in LOGICAL_ORIGINS.items()}
+        return {self.url(name): LOGICAL_ORIGINS[name] for name in self._servers}
 
     def env(self) -> dict[str, str]:
+        supabase = {}
+        if self.supabase is not None:
+            supabase = {
+                "SUPABASE_URL": self.url("supabase"),
+                "SUPABASE_ANON_KEY": self.supabase.project.anon_key,
+                "SUPABASE_SERVICE_ROLE_KEY": self.supabase.project.service_role_key,
+            }
         return {
+            **supabase,
             "OPENAI_BASE_URL": f"{self.url('openai')}/v1",
             "OPENAI_API_KEY": self.config.openai_api_key,
             "LLAMA_CLOUD_BASE_URL": self.url("llamaparse"),

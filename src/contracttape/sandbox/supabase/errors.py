@@ -1,0 +1,47 @@
+"""Error responses in the three shapes Supabase's services use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+
+class ServiceError(Exception):
+    """Raised by a handler; turned into the service's error body by the app's handler."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        super().__init__(body)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
+
+
+def auth_error(status: int, code: str, message: str) -> ServiceError:
+    """GoTrue with ``X-Supabase-Api-Version: 2024-01-01``: ``{"code", "message"}`` + x-sb-error-code."""
+    return ServiceError(status, {"code": code, "message": message}, {"x-sb-error-code": code})
+
+
+def rest_error(
+    status: int, code: str, message: str, details: str | None = None, hint: str | None = None
+) -> ServiceError:
+    """PostgREST: ``{"code", "details", "hint", "message"}``."""
+    return ServiceError(status, {"code": code, "details": details, "hint": hint, "message": message})
+
+
+def storage_error(status: int, code: str, error: str, message: str) -> ServiceError:
+    """Storage: HTTP 400 for every non-500 error, the real code as a string in the body."""
+    http = status if status >= 500 else 400
+    return ServiceError(http, {"statusCode": str(status), "code": code, "error": error, "message": message})
+
+
+def missing_api_key() -> ServiceError:
+    return ServiceError(
+        401,
+        {
+            "message": "No API key found in request",
+            "hint": "No `apikey` request header or url param was found.",
+        },
+        {"sb-error-code": "UNAUTHORIZED_MISSING_API_KEY"},
+    )

@@ -1,0 +1,115 @@
+-- What a Supabase project has, and the document pipeline's schema. Idempotent.
+create extension if not exists vector;
+
+do $$ begin
+  if not exists (select 1 from pg_roles where rolname = 'anon') then create role anon nologin noinherit; end if;
+  if not exists (select 1 from pg_roles where rolname = 'authenticated') then create role authenticated nologin noinherit; end if;
+  if not exists (select 1 from pg_roles where rolname = 'service_role') then create role service_role nologin noinherit bypassrls; end if;
+end $$;
+
+create schema if not exists auth;
+create table if not exists auth.users (
+  id uuid primary key default gen_random_uuid(),
+  email text unique not null,
+  encrypted_password text not null,
+  raw_user_meta_data jsonb not null default '{}',
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  last_sign_in_at timestamptz
+);
+create table if not exists auth.refresh_tokens (
+  token text primary key,
+  user_id uuid not null references auth.users on delete cascade,
+  session_id uuid not null,
+  revoked boolean not null default false,
+  created_at timestamptz not null default now()
+);
+create or replace function auth.jwt() returns jsonb language sql stable as
+  $$ select coalesce(nullif(current_setting('request.jwt.claims', true), ''), '{}')::jsonb $$;
+create or replace function auth.uid() returns uuid language sql stable as
+  $$ select nullif(auth.jwt() ->> 'sub', '')::uuid $$;
+create or replace function auth.role() returns text language sql stable as
+  $$ select auth.jwt() ->> 'role' $$;
+grant usage on schema auth to anon, authenticated, service_role;
+grant execute on all functions in schema auth to anon, authenticated, service_role;
+
+create schema if not exists storage;
+create table if not exists storage.buckets (
+  id text primary key,
+  name text not null unique,
+  owner uuid,
+  public boolean not null default false,
+  file_size_limit bigint,
+  allowed_mime_types text[],
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+create table if not exists storage.objects (
+  id uuid primary key default gen_random_uuid(),
+  bucket_id text not null references storage.buckets(id),
+  name text not null,
+  owner uuid default auth.uid(),
+  owner_id text default auth.uid()::text,
+  metadata jsonb,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  last_accessed_at timestamptz not null default now(),
+  unique (bucket_id, name)
+);
+alter table storage.objects enable row level security;
+create or replace function storage.foldername(name text) returns text[] language sql immutable as
+  $$ select (string_to_array(name, '/'))[1:array_length(string_to_array(name, '/'), 1) - 1] $$;
+create or replace function storage.filename(name text) returns text language sql immutable as
+  $$ select (string_to_array(name, '/'))[array_length(string_to_array(name, '/'), 1)] $$;
+grant usage on schema storage to anon, authenticated, service_role;
+grant select, insert, update, delete on storage.objects to authenticated, service_role;
+grant select on storage.buckets to anon, authenticated;
+grant all on storage.buckets to service_role;
+
+create table if not exists public.documents (
+  id uuid primary key default gen_random_uuid(),
+  owner_id uuid not null default auth.uid(),
+  filename text,
+  storage_path text,
+  status text default 'pending',
+  pages int,
+  cost_usd numeric default 0,
+  created_at timestamptz default now()
+);
+create table if not exists public.chunks (
+  id bigserial primary key,
+  document_id uuid references public.documents on delete cascade,
+  owner_id uuid not null default auth.uid(),
+  idx int,
+  content text,
+  embedding vector(1536)
+);
+alter table public.documents enable row level security;
+alter table public.chunks enable row level security;
+grant usage on schema public to anon, authenticated, service_role;
+grant select, insert, update, delete on public.documents, public.chunks to authenticated, service_role;
+grant usage on sequence public.chunks_id_seq to authenticated, service_role;
+
+drop policy if exists "own documents" on public.documents;
+create policy "own documents" on public.documents for all to authenticated
+  using (owner_id = auth.uid()) with check (owner_id = auth.uid());
+drop policy if exists "own chunks" on public.chunks;
+create policy "own chunks" on public.chunks for all to authenticated
+  using (owner_id = auth.uid()) with check (owner_id = auth.uid());
+
+create or replace function public.match_chunks(query_embedding vector(1536), match_count int)
+returns table (id bigint, document_id uuid, content text, similarity float)
+language sql stable as $$
+  select c.id, c.document_id, c.content, 1 - (c.embedding <=> query_embedding) as similarity
+  from public.chunks c
+  where c.owner_id = auth.uid()
+  order by c.embedding <=> query_embedding
+  limit match_count
+$$;
+grant execute on function public.match_chunks(vector, int) to authenticated, service_role;
+
+insert into storage.buckets (id, name, public) values ('documents', 'documents', false) on conflict do nothing;
+drop policy if exists "own folder" on storage.objects;
+create policy "own folder" on storage.objects for all to authenticated
+  using (bucket_id = 'documents' and (storage.foldername(name))[1] = auth.uid()::text)
+  with check (bucket_id = 'documents' and (storage.foldername(name))[1] = auth.uid()::text);
