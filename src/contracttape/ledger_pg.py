@@ -41,6 +41,7 @@ class PostgresLedger:
         self._psycopg = psycopg
         self.url = url
         with self._connect() as conn:
+            conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))  # concurrent first runs
             conn.execute(DDL)
 
     def _connect(self) -> Any:

@@ -8,12 +8,12 @@ import llama_cloud
 import openai
 import pytest
 
-from contracttape.sandbox import Sandbox, SandboxConfig
+from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(job_seconds=0.2)) as running:
+    with Sandbox(SandboxConfig(job_seconds=0.2), services=AI_SERVICES) as running:
         yield running
 
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contracttape.sandbox import Sandbox, SandboxConfig
+from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
 from contracttape.sandbox.pdf import make_pdf
 from contracttape.sandbox.server import ServerThread
 from contracttape.sandbox.webhooks import verify
@@ -126,7 +126,7 @@ def test_signed_webhook_arrives_after_a_retry(
 
 
 def test_credits_run_out_with_a_402() -> None:
-    with Sandbox(SandboxConfig(llama_credits=5, job_seconds=0.05)) as limited:
+    with Sandbox(SandboxConfig(llama_credits=5, job_seconds=0.05), services=AI_SERVICES) as limited:
         env = limited.env()
         with llama_cloud.LlamaCloud(
             base_url=env["LLAMA_CLOUD_BASE_URL"], api_key=env["LLAMA_CLOUD_API_KEY"], max_retries=0
@@ -141,7 +141,7 @@ def test_credits_run_out_with_a_402() -> None:
 
 
 def test_rate_limit_429() -> None:
-    with Sandbox(SandboxConfig(llama_rpm=2)) as limited:
+    with Sandbox(SandboxConfig(llama_rpm=2), services=AI_SERVICES) as limited:
         env = limited.env()
         with llama_cloud.LlamaCloud(
             base_url=env["LLAMA_CLOUD_BASE_URL"], api_key=env["LLAMA_CLOUD_API_KEY"], max_retries=0

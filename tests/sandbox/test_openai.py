@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from contracttape.sandbox import Sandbox, SandboxConfig
+from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
 from contracttape.sandbox.tokens import count
 
 
@@ -36,7 +36,7 @@ def test_embeddings_decode_to_the_right_dims(
 def test_embeddings_are_stable_and_similar_texts_land_near(oai: openai.OpenAI) -> None:
     texts = ["invoice total due in march", "the invoice total is due in march", "penguins live in antarctica"]
     first = [d.embedding for d in oai.embeddings.create(model="text-embedding-3-small", input=texts).data]
-    with Sandbox(SandboxConfig()) as other:  # a second sandbox instance: same vectors
+    with Sandbox(SandboxConfig(), services=AI_SERVICES) as other:  # a second sandbox instance: same vectors
         env = other.env()
         with openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"]) as client:
             again = [
@@ -110,7 +110,7 @@ async def test_async_client(sandbox: Sandbox) -> None:
 
 
 def test_sdk_retry_recovers_from_a_429_with_retry_after() -> None:
-    with Sandbox(SandboxConfig(openai_rpm=1), rate_window=1.0) as limited:
+    with Sandbox(SandboxConfig(openai_rpm=1), rate_window=1.0, services=AI_SERVICES) as limited:
         env = limited.env()
         with openai.OpenAI(
             base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=2
@@ -132,7 +132,7 @@ def test_sdk_retry_recovers_from_a_429_with_retry_after() -> None:
 
 def test_tokens_per_minute_and_quota() -> None:
     def refused(config: SandboxConfig, text: str) -> openai.RateLimitError:
-        with Sandbox(config) as limited:
+        with Sandbox(config, services=AI_SERVICES) as limited:
             env = limited.env()
             with openai.OpenAI(
                 base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=0

@@ -10,12 +10,12 @@ from pathlib import Path
 import llama_cloud
 import openai
 
-from contracttape.sandbox import Sandbox, SandboxConfig
+from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
 from contracttape.sandbox.pdf import make_pdf
 
 
 def shapes(revision: int) -> tuple[dict, dict, dict, str]:  # type: ignore[type-arg]
-    with Sandbox(SandboxConfig(revision=revision, job_seconds=0.1)) as running:
+    with Sandbox(SandboxConfig(revision=revision, job_seconds=0.1), services=AI_SERVICES) as running:
         env = running.env()
         with openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"]) as client:
             embedding = client.embeddings.with_raw_response.create(
@@ -82,5 +82,13 @@ def test_sandbox_up_writes_its_environment_and_serves_until_interrupted(tmp_path
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
-    assert out.startswith("OPENAI_BASE_URL=")
+    assert {line.split("=", 1)[0] for line in out.splitlines()} >= {
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        "LLAMA_CLOUD_BASE_URL",
+        "LLAMA_CLOUD_API_KEY",
+        "SUPABASE_URL",
+        "SUPABASE_ANON_KEY",
+        "SUPABASE_SERVICE_ROLE_KEY",
+    }
     assert "sandbox stopped" in err

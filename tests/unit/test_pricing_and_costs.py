@@ -16,7 +16,7 @@ from contracttape.errors import BudgetExceeded
 from contracttape.ledger import FileLedger
 from contracttape.model import RecordedRequest
 from contracttape.pricing import PriceBook, PricingError
-from contracttape.sandbox import Sandbox, SandboxConfig
+from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
 from contracttape.sandbox.pdf import make_pdf
 from contracttape.services import default_catalogue
 
@@ -118,13 +118,12 @@ def random_text(rng: random.Random, words: int) -> str:
 def test_estimates_are_never_below_what_the_sandbox_reports(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     ledger = FileLedger(tmp_path / "ledger.json")
-    with Sandbox(SandboxConfig(job_seconds=0.05)) as sandbox:
+    with Sandbox(SandboxConfig(job_seconds=0.05), services=AI_SERVICES) as sandbox:
         env = sandbox.env()
         budget = Budget(ledger=ledger, run_id="r", prices=PriceBook.load(), catalogue=default_catalogue())
         from contracttape.normalize import Normaliser
-        from contracttape.sandbox.runner import LOGICAL_ORIGINS
 
-        norm = Normaliser(origins={sandbox.url(name): logical for name, logical in LOGICAL_ORIGINS.items()})
+        norm = Normaliser(origins=sandbox.origins())
         with (
             TapeSession(tmp_path / "c.yaml", mode=RecordMode.REWRITE, normaliser=norm, budget=budget),
             openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"]) as oai,

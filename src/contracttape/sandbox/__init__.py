@@ -1,11 +1,11 @@
-"""The sandbox: local stand-ins of OpenAI and LlamaParse (the Supabase half is a later issue)
-that speak the real wire formats on real loopback sockets, so that record mode, drift and the
-framework's own tests run anywhere with no keys and no internet. See docs/sandbox.md.
+"""The sandbox: local stand-ins of OpenAI, LlamaParse and Supabase that speak the real wire
+formats on real loopback sockets, so that record mode, drift and the framework's own tests run
+anywhere with no keys and no internet. See docs/sandbox.md.
 """
 
 from __future__ import annotations
 
 from contracttape.sandbox.config import SandboxConfig
-from contracttape.sandbox.runner import Sandbox
+from contracttape.sandbox.runner import AI_SERVICES, ALL_SERVICES, Sandbox
 
-__all__ = ["Sandbox", "SandboxConfig"]
+__all__ = ["AI_SERVICES", "ALL_SERVICES", "Sandbox", "SandboxConfig"]

@@ -26,7 +26,8 @@ REPLAY_ANON_KEY = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJhbm9uIn0.contracttape-redacted"
 )
 REPLAY_SERVICE_KEY = (
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJzZXJ2aWNlX3JvbGUifQ.contracttape-redacted"
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    "eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJzZXJ2aWNlX3JvbGUifQ.contracttape-redacted"
 )
 
 
@@ -45,6 +46,10 @@ def replay_env() -> dict[str, str]:
     }
 
 
+ALL_SERVICES = ("openai", "llamaparse", "supabase")
+AI_SERVICES = ("openai", "llamaparse")  # no Supabase, so no PostgreSQL to start
+
+
 class Sandbox:
     """``with Sandbox() as sandbox: sandbox.env()`` -> the variables a client needs."""
 
@@ -52,7 +57,7 @@ class Sandbox:
         self,
         config: SandboxConfig | None = None,
         rate_window: float = 60.0,
-        services: tuple[str, ...] = ("openai", "llamaparse", "supabase"),
+        services: tuple[str, ...] = ALL_SERVICES,
     ) -> None:
         self.config = config or SandboxConfig()
         self.services = services

@@ -39,7 +39,7 @@ class SupabaseApp:
             Mount("/functions/v1", routes=FunctionsService(self.project, functions or {}).routes),
         ]
         self.app = Starlette(routes=routes)
-        self.app.add_exception_handler(ServiceError, lambda request, exc: exc.response())  # type: ignore[arg-type, return-value]
+        self.app.add_exception_handler(ServiceError, lambda request, exc: exc.response())
 
     def set_base_url(self, url: str) -> None:
         self.project.base_url = url

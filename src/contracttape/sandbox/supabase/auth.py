@@ -132,7 +132,8 @@ class AuthService:
             if cur.fetchone():
                 raise auth_error(422, "user_already_exists", "User already registered")
             cur.execute(
-                "insert into auth.users (email, encrypted_password, raw_user_meta_data) values (%s, %s, %s) returning *",
+                "insert into auth.users (email, encrypted_password, raw_user_meta_data) "
+                "values (%s, %s, %s) returning *",
                 (email.lower(), hash_password(password), json.dumps(data)),
             )
             user = cur.fetchone()
@@ -158,7 +159,8 @@ class AuthService:
             token = body.get("refresh_token")
             with self.project.db.admin() as cur:
                 cur.execute(
-                    "update auth.refresh_tokens set revoked = true where token = %s and not revoked returning user_id",
+                    "update auth.refresh_tokens set revoked = true "
+                    "where token = %s and not revoked returning user_id",
                     (token,),
                 )
                 found = cur.fetchone()

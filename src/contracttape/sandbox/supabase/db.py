@@ -30,7 +30,7 @@ class Database:
             if data_dir is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="contracttape-pg-")
                 data_dir = Path(self._tmp.name)
-            self._server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
+            self._server = pgserver.get_server(str(data_dir), cleanup_mode="stop")  # type: ignore[attr-defined]
             url = self._server.get_uri()
         self.url = url
         self.migrate()

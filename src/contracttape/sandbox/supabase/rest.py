@@ -63,13 +63,15 @@ class Catalogue:
             cur.execute(
                 "select tc.table_name, kcu.column_name from information_schema.table_constraints tc "
                 "join information_schema.key_column_usage kcu using (constraint_schema, constraint_name) "
-                "where tc.table_schema = 'public' and tc.constraint_type = 'PRIMARY KEY' order by kcu.ordinal_position"
+                "where tc.table_schema = 'public' and tc.constraint_type = 'PRIMARY KEY' "
+                "order by kcu.ordinal_position"
             )
             keys: dict[str, list[str]] = {}
             for row in cur.fetchall():
                 keys.setdefault(row["table_name"], []).append(row["column_name"])
             cur.execute(
-                "select proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where nspname = 'public'"
+                "select proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                "where nspname = 'public'"
             )
             functions = {row["proname"] for row in cur.fetchall()}
         with self._lock:
@@ -154,7 +156,7 @@ class RestService:
             elif op == "in":
                 items = _in_values(operand)
                 if not items:
-                    clause = sql.SQL("false")
+                    clause = sql.Composed([sql.SQL("false")])
                 else:
                     clause = sql.SQL("{} in ({})").format(
                         column, sql.SQL(", ").join(sql.SQL("%s") for _ in items)
@@ -203,7 +205,7 @@ class RestService:
 
     # -- execution ------------------------------------------------------------------------------------
 
-    def _run(self, request: Request, statement: sql.Composable, params: list[Any]) -> list[dict[str, Any]]:
+    def _run(self, request: Request, statement: sql.Composed, params: list[Any]) -> list[dict[str, Any]]:
         try:
             role, claims = self.project.caller(request)
         except InvalidToken as exc:
@@ -298,7 +300,7 @@ class RestService:
             return self._respond(request, self._mutate(request, inner, [json.dumps(payload), *params]), 200)
         return self._insert(request, table, payload, returning)
 
-    def _mutate(self, request: Request, inner: sql.Composable, params: list[Any]) -> list[dict[str, Any]]:
+    def _mutate(self, request: Request, inner: sql.Composed, params: list[Any]) -> list[dict[str, Any]]:
         statement = sql.SQL("with t as ({}) select coalesce(json_agg(t), '[]'::json) as data from t").format(
             inner
         )

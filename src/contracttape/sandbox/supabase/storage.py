@@ -85,7 +85,7 @@ class StorageService:
     ) -> list[dict[str, Any]]:
         try:
             with self.project.db.session(role, claims) as cur:
-                cur.execute(statement, params)  # type: ignore[arg-type]
+                cur.execute(statement, params)
                 return cur.fetchall() if cur.description else []
         except psycopg.Error as exc:
             raise self._pg_error(exc) from None
@@ -175,19 +175,21 @@ class StorageService:
         )
         if update:
             statement = (
-                "update storage.objects set metadata = %s, updated_at = now() where bucket_id = %s and name = %s "
+                "update storage.objects set metadata = %s, updated_at = now() "
+                "where bucket_id = %s and name = %s "
                 "returning id"
             )
             params: tuple[Any, ...] = (metadata, bucket, name)
         else:
             statement = "insert into storage.objects (bucket_id, name, metadata) values (%s, %s, %s)"
             if upsert:
-                statement += " on conflict (bucket_id, name) do update set metadata = excluded.metadata, updated_at = now()"
+                statement += " on conflict (bucket_id, name) do update"
+                statement += " set metadata = excluded.metadata, updated_at = now()"
             statement += " returning id"
             params = (bucket, name, metadata)
         try:
             with self.project.db.session(role, claims) as cur:
-                cur.execute(statement, params)  # type: ignore[arg-type]
+                cur.execute(statement, params)
                 row = cur.fetchone()
                 if row is None:
                     raise _not_found()
@@ -305,7 +307,7 @@ class StorageService:
         shutil.rmtree(self.root / bucket, ignore_errors=True)
         return JSONResponse({"message": "Successfully deleted"})
 
-    # -- objects ----------------------------------------------------------------------------------------------
+    # -- objects ------------------------------------------------------------------------------------------
 
     async def upload(self, request: Request) -> Response:
         role, claims = self._caller(request)
@@ -421,7 +423,7 @@ class StorageService:
         stored = self._store(role, claims, bucket, target, data, mime, upsert=False)
         return JSONResponse({"Key": stored["Key"]})
 
-    # -- signed URLs -------------------------------------------------------------------------------------------
+    # -- signed URLs --------------------------------------------------------------------------------------
 
     def _token(self, bucket: str, name: str, scope: str, seconds: int, **extra: Any) -> str:
         now = int(time.time())
