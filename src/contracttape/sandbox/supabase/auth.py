@@ -40,9 +40,9 @@ def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def user_json(row: dict[str, Any]) -> dict[str, Any]:
+def user_json(row: dict[str, Any], revision: int = 1) -> dict[str, Any]:
     created = _iso(row["created_at"])
-    return {
+    user = {
         "id": str(row["id"]),
         "aud": "authenticated",
         "role": "authenticated",
@@ -58,6 +58,10 @@ def user_json(row: dict[str, Any]) -> dict[str, Any]:
         "updated_at": _iso(row["updated_at"]),
         "is_anonymous": False,
     }
+    if revision == 2:
+        del user["is_anonymous"]  # revision 2: a field removed
+        user["last_sign_in_at"] = None  # revision 2: a field made nullable
+    return user
 
 
 class AuthService:
@@ -83,7 +87,7 @@ class AuthService:
     def _session(self, user: dict[str, Any]) -> dict[str, Any]:
         now = int(time.time())
         session_id = str(uuid.uuid4())
-        public = user_json(user)
+        public = user_json(user, self.project.revision)
         claims = {
             "iss": f"{self.project.base_url}/auth/v1",
             "sub": public["id"],
@@ -110,14 +114,18 @@ class AuthService:
                 "update auth.users set last_sign_in_at = now() where id = %s returning *", (user["id"],)
             )
             fresh = cur.fetchone() or user
-        return {
+        session = {
             "access_token": self.project.signer.sign(claims),
             "token_type": "bearer",
             "expires_in": ACCESS_TOKEN_SECONDS,
             "expires_at": now + ACCESS_TOKEN_SECONDS,
             "refresh_token": refresh,
-            "user": user_json(fresh),
+            "user": user_json(fresh, self.project.revision),
         }
+        if self.project.revision == 2:
+            session["expires_in"] = str(ACCESS_TOKEN_SECONDS)  # revision 2: a type changed
+            session["token_type"] = "Bearer"  # revision 2: an enum value added
+        return session
 
     async def signup(self, request: Request) -> Response:
         body = await self._body(request)
@@ -196,7 +204,7 @@ class AuthService:
             user = cur.fetchone()
         if user is None:
             raise auth_error(403, "user_not_found", "User from sub claim in JWT does not exist")
-        return JSONResponse(user_json(user))
+        return JSONResponse(user_json(user, self.project.revision))
 
     async def logout(self, request: Request) -> Response:
         claims = self._user_claims(request)

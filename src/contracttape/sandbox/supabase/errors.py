@@ -20,7 +20,11 @@ class ServiceError(Exception):
 
 def auth_error(status: int, code: str, message: str) -> ServiceError:
     """GoTrue with ``X-Supabase-Api-Version: 2024-01-01``: ``{"code", "message"}`` + x-sb-error-code."""
-    return ServiceError(status, {"code": code, "message": message}, {"x-sb-error-code": code})
+    return ServiceError(
+        status,
+        {"code": code, "message": message},
+        {"x-sb-error-code": code, "x-supabase-api-version": "2024-01-01"},
+    )
 
 
 def rest_error(

@@ -198,7 +198,10 @@ class StorageService:
                 target.write_bytes(data)  # inside the transaction: a failed write rolls the row back
         except psycopg.Error as exc:
             raise self._pg_error(exc) from None
-        return {"Id": str(row["id"]), "Key": f"{bucket}/{name}"}
+        stored = {"Id": str(row["id"]), "Key": f"{bucket}/{name}"}
+        if self.project.revision == 2:
+            stored["Version"] = "1"  # revision 2: a field added
+        return stored
 
     def _visible(self, role: str, claims: dict[str, Any], bucket: str, name: str) -> dict[str, Any]:
         rows = self._sql(
