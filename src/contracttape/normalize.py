@@ -16,7 +16,7 @@ import json
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contracttape.model import Headers, Interaction, RecordedRequest, RecordedResponse, header_value
@@ -136,6 +136,8 @@ def pretty_json(value: Any) -> bytes:
 
 _BOUNDARY = re.compile(r'boundary="?([^";,\s]+)"?', re.IGNORECASE)
 _EPOCH_KEYS = frozenset({"created", "created_at", "updated_at"})
+# Random per request by design (PKCE, replay protection): pinned so requests match on replay.
+VOLATILE_BODY_KEYS = frozenset({"code_challenge", "code_verifier", "nonce"})
 
 
 def _is_epoch(value: Any) -> bool:
@@ -169,12 +171,18 @@ class Normaliser:
     origins: Mapping[str, str] = field(default_factory=dict)
     pin_timestamps: bool = True
 
+    def __post_init__(self) -> None:
+        # JWT claims are base64 inside the token: let the redactor rename origins in them too.
+        object.__setattr__(self, "redactor", replace(self.redactor, claim_rewrite=self.rename_origins))
+
     # -- values ---------------------------------------------------------------------------
 
     def _json(self, value: Any) -> Any:
         return map_json(value, self._json_leaf)
 
     def _json_leaf(self, key: str | None, value: Any) -> Any:
+        if key in VOLATILE_BODY_KEYS and isinstance(value, str) and value:
+            return f"<volatile:{key}>"
         value = self.redactor.json_leaf(key, value)
         if isinstance(value, str):
             value = self.rename_origins(value)

@@ -49,8 +49,10 @@ def _b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def neutralise_jwt(token: str) -> str:
-    """A JWT with its signature replaced and its time claims pinned; undecodable -> placeholder."""
+def neutralise_jwt(token: str, rewrite: Callable[[str], str] | None = None) -> str:
+    """A JWT with its signature replaced and its time claims pinned; undecodable -> placeholder.
+
+    ``rewrite`` is applied to string claims (the normaliser renames real origins in ``iss``)."""
     parts = token.split(".")
     if len(parts) != 3:
         return placeholder("jwt")
@@ -64,6 +66,8 @@ def neutralise_jwt(token: str) -> str:
     for claim, value in _TIME_CLAIMS.items():
         if isinstance(payload.get(claim), int | float):
             payload[claim] = value
+    if rewrite is not None:
+        payload = {k: rewrite(v) if isinstance(v, str) else v for k, v in payload.items()}
     encoded = [
         _b64url_encode(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode())
         for obj in (header, payload)
@@ -88,6 +92,7 @@ class Redactor:
     query_params: frozenset[str] = SECRET_QUERY_PARAMS
     body_keys: frozenset[str] = SECRET_BODY_KEYS
     patterns: tuple[SecretRule, ...] = SECRET_PATTERNS
+    claim_rewrite: Callable[[str], str] | None = field(default=None, compare=False)
     _combined: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -115,7 +120,7 @@ class Redactor:
 
     def _replace(self, match: re.Match[str]) -> str:
         if match.group("jwt") is not None:
-            return neutralise_jwt(match.group(0))
+            return neutralise_jwt(match.group(0), self.claim_rewrite)
         name = match.lastgroup or ""
         return placeholder(self.patterns[int(name[1:])].name) if name.startswith("p") else match.group(0)
 
@@ -142,7 +147,11 @@ class Redactor:
         if not isinstance(value, str):
             return value
         if key is not None and value and key.lower() in self.body_keys:
-            return neutralise_jwt(value) if JWT_RE.fullmatch(value) else placeholder(key.lower())
+            return (
+                neutralise_jwt(value, self.claim_rewrite)
+                if JWT_RE.fullmatch(value)
+                else placeholder(key.lower())
+            )
         return self.text(value)
 
     def headers(self, headers: Headers) -> Headers:

@@ -62,3 +62,24 @@ def test_llamaparse_parses_a_pdf(contracttape_sandbox_env: dict[str, str], tape:
     assert result.job_metadata["credits_used"] == 6  # 2 pages x 3 credits
     if tape.replaying:
         assert tape.incidents.slept_seconds > 0  # the SDK's polling sleeps were skipped
+
+
+def test_supabase_auth_rest_and_storage(contracttape_sandbox_env: dict[str, str], tape: TapeSession) -> None:
+    from supabase import create_client
+
+    env = contracttape_sandbox_env
+    client = create_client(env["SUPABASE_URL"], env["SUPABASE_ANON_KEY"])
+    session = client.auth.sign_up({"email": "recorded-user@example.com", "password": "a recorded password"})
+    assert session.user is not None
+    user_id = session.user.id
+    doc = client.table("documents").insert({"filename": "invoice.pdf", "pages": 2}).execute().data[0]
+    rows = client.table("documents").select("id, filename, status").eq("id", doc["id"]).execute().data
+    bucket = client.storage.from_("documents")
+    bucket.upload(f"{user_id}/invoice.pdf", make_pdf(PAGES), {"content-type": "application/pdf"})
+    signed = bucket.create_signed_url(f"{user_id}/invoice.pdf", 60)
+    assert rows == [{"id": doc["id"], "filename": "invoice.pdf", "status": "pending"}]
+    assert "token=" in signed["signedURL"]
+    if tape.replaying:
+        # the access token was stored with its signature removed; the client still decoded it
+        assert session.session is not None
+        assert session.session.access_token.endswith(".contracttape-redacted")

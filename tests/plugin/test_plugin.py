@@ -213,7 +213,7 @@ def test_integration_suite_round_trip_keeps_secrets_off_disk(pytester: pytest.Py
     recorded = pytester.runpytest_subprocess(
         "tests/integration", "--record-mode=rewrite", "-p", "no:cacheprovider"
     )
-    recorded.assert_outcomes(passed=11)
+    recorded.assert_outcomes(passed=12)
     texts = "\n".join(p.read_text() for p in (pytester.path / "cassettes").rglob("*.yaml"))
     assert PLANTED_API_KEY not in texts
     assert "hunter2" not in texts
@@ -222,7 +222,7 @@ def test_integration_suite_round_trip_keeps_secrets_off_disk(pytester: pytest.Py
     scan = pytester.run(sys.executable, "-m", "contracttape", "scan", "cassettes")
     assert scan.ret == 0, scan.stdout.str()
     replayed = pytester.runpytest_subprocess("tests/integration", "--block-network", "-p", "no:cacheprovider")
-    replayed.assert_outcomes(passed=11)
+    replayed.assert_outcomes(passed=12)
 
 
 def test_replayed_response_breaking_its_contract_fails_the_test(

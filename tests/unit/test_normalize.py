@@ -115,3 +115,33 @@ def test_normalising_is_idempotent() -> None:
     )
     once = norm.request(request)
     assert norm.request(once) == once
+
+
+def test_random_per_request_values_are_pinned() -> None:
+    def signup(challenge: str) -> RecordedRequest:
+        body = json.dumps(
+            {"email": "a@b.c", "code_challenge": challenge, "code_challenge_method": "s256"}
+        ).encode()
+        return RecordedRequest(
+            "POST", "http://h.test/auth/v1/signup", (("content-type", "application/json"),), body
+        )
+
+    one, two = Normaliser().request(signup("MoaReZjau0iuGd")), Normaliser().request(signup("_3qQ297IV-Tb3b"))
+    assert one == two
+    assert json.loads(one.body)["code_challenge"] == "<volatile:code_challenge>"
+
+
+def test_origins_are_renamed_inside_jwt_claims() -> None:
+    from tests.unit.test_redact import jwt
+
+    token = jwt({"iss": "http://127.0.0.1:5555/auth/v1", "sub": "u"})
+    body = json.dumps({"access_token": token}).encode()
+    norm = Normaliser(origins={"http://127.0.0.1:5555": "http://svc.test"})
+    stored = json.loads(
+        norm.response(RecordedResponse(200, headers=(("content-type", "application/json"),), body=body)).body
+    )
+    payload = stored["access_token"].split(".")[1]
+    import base64
+
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["iss"] == "http://svc.test/auth/v1"
