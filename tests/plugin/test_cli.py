@@ -69,4 +69,5 @@ def test_contracts_check_and_openapi_on_the_committed_suite(tmp_path: Path) -> N
         "llamaparse.openapi.json",
         "loopback.openapi.json",
         "openai.openapi.json",
+        "supabase.openapi.json",
     ]
