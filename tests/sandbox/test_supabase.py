@@ -420,3 +420,33 @@ def test_revision_2_changes_auth_and_storage_shapes() -> None:
     assert "is_anonymous" not in session["user"]  # field removed
     assert session["user"]["last_sign_in_at"] is None  # made nullable
     assert uploaded["Version"] == "1"  # field added
+
+
+def test_copy_and_many_signed_urls(ada: tuple[Client, str], bob: tuple[Client, str]) -> None:
+    a, a_id = ada
+    _, b_id = bob
+    bucket = a.storage.from_("documents")
+    bucket.upload(f"{a_id}/one.pdf", b"%PDF-1.4 one", {"content-type": "application/pdf"})
+    bucket.copy(f"{a_id}/one.pdf", f"{a_id}/two.pdf")
+    assert bucket.download(f"{a_id}/two.pdf") == b"%PDF-1.4 one"
+    signed = bucket.create_signed_urls([f"{a_id}/one.pdf", f"{a_id}/two.pdf", f"{b_id}/not-mine.pdf"], 60)
+    assert [s["error"] is None for s in signed] == [True, True, False]
+    assert httpx.get(signed[1]["signedURL"]).content == b"%PDF-1.4 one"
+
+
+def test_an_existing_server_via_database_url(tmp_path: Any) -> None:
+    import pgserver
+
+    from contracttape.sandbox.supabase.app import SupabaseApp
+
+    server = pgserver.get_server(str(tmp_path / "pg"), cleanup_mode="stop")
+    try:
+        first = SupabaseApp(database_url=server.get_uri())
+        second = SupabaseApp(database_url=server.get_uri())  # migrations are idempotent
+        with second.db.admin() as cur:
+            cur.execute("select count(*) as n from storage.buckets where id = 'documents'")
+            assert cur.fetchone() == {"n": 1}
+        first.close()
+        second.close()
+    finally:
+        server.cleanup()
