@@ -30,6 +30,7 @@ from contracttape.redact import Redactor
 from contracttape.report import spend_summary
 from contracttape.session import TapeSession
 from contracttape.settings import load_settings
+from contracttape.targets import live_env
 
 MARKER = "contracttape"
 
@@ -40,7 +41,6 @@ class PluginState:
 
     cli: TapeOptions
     target: Target
-    budget_usd: float | None
     cassette_dir: Path
     contracts: ContractBook
     budget: Budget
@@ -139,7 +139,6 @@ def pytest_configure(config: pytest.Config) -> None:
         budget=budget,
         cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None),
         target=target,
-        budget_usd=config.getoption("--budget-usd"),
         cassette_dir=(config.rootpath / raw_dir).resolve(),
     )
     config.stash[STATE] = state
@@ -186,23 +185,29 @@ def contracttape_origins(pytestconfig: pytest.Config) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def contracttape_sandbox_env(
+def contracttape_env(
     pytestconfig: pytest.Config, contracttape_origins: dict[str, str]
 ) -> Iterator[dict[str, str]]:
-    """The environment clients need: a started sandbox when recording, logical origins in replay.
+    """The environment clients need (base URLs and keys of Supabase, OpenAI, LlamaParse).
 
-    The sandbox starts only if a test asks for this fixture and the run records
-    (``--record-mode`` other than ``none``); it stops at the end of the session.
+    Replay: logical origins and placeholder keys, nothing started. Recording against the sandbox
+    (the default target): the sandbox, started for the session. Recording with ``--target live``:
+    the live services, keys from the environment or ``.env``.
     """
     from contracttape.sandbox.runner import Sandbox, replay_env
 
     state = pytestconfig.stash[STATE]
     if (state.cli.record_mode or RecordMode.NONE) is RecordMode.NONE:
         yield replay_env()
-        return
-    with Sandbox() as sandbox:
-        contracttape_origins.update(sandbox.origins())
-        yield sandbox.env()
+    elif state.target is Target.LIVE:
+        try:
+            yield live_env(pytestconfig.rootpath)
+        except ConfigError as exc:
+            pytest.fail(str(exc), pytrace=False)
+    else:
+        with Sandbox() as sandbox:
+            contracttape_origins.update(sandbox.origins())
+            yield sandbox.env()
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.contracttape
 PAGES = ["Invoice 1042\nTotal due: 310 EUR", "Terms\nPayment within 30 days"]
 
 
-def test_openai_embeddings_and_chat(contracttape_sandbox_env: dict[str, str]) -> None:
-    env = contracttape_sandbox_env
+def test_openai_embeddings_and_chat(contracttape_env: dict[str, str]) -> None:
+    env = contracttape_env
     with openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"]) as client:
         vectors = client.embeddings.create(
             model="text-embedding-3-small", input=["invoice total", "payment terms"]
@@ -45,8 +45,8 @@ def test_openai_embeddings_and_chat(contracttape_sandbox_env: dict[str, str]) ->
     assert chunks[-1].usage is not None
 
 
-def test_llamaparse_parses_a_pdf(contracttape_sandbox_env: dict[str, str], tape: TapeSession) -> None:
-    env = contracttape_sandbox_env
+def test_llamaparse_parses_a_pdf(contracttape_env: dict[str, str], tape: TapeSession) -> None:
+    env = contracttape_env
     with llama_cloud.LlamaCloud(
         base_url=env["LLAMA_CLOUD_BASE_URL"], api_key=env["LLAMA_CLOUD_API_KEY"]
     ) as client:
@@ -64,10 +64,10 @@ def test_llamaparse_parses_a_pdf(contracttape_sandbox_env: dict[str, str], tape:
         assert tape.incidents.slept_seconds > 0  # the SDK's polling sleeps were skipped
 
 
-def test_supabase_auth_rest_and_storage(contracttape_sandbox_env: dict[str, str], tape: TapeSession) -> None:
+def test_supabase_auth_rest_and_storage(contracttape_env: dict[str, str], tape: TapeSession) -> None:
     from supabase import create_client
 
-    env = contracttape_sandbox_env
+    env = contracttape_env
     client = create_client(env["SUPABASE_URL"], env["SUPABASE_ANON_KEY"])
     session = client.auth.sign_up({"email": "recorded-user@example.com", "password": "a recorded password"})
     assert session.user is not None

@@ -18,9 +18,9 @@ SEED = int(os.environ["COST_SEED"])
 
 @pytest.mark.parametrize("n", range(10))
 @pytest.mark.contracttape
-def test_parse(contracttape_sandbox_env, n):
+def test_parse(contracttape_env, n):
     pages = random.Random(SEED * 100 + n).randint(1, 4)  # randomised cost: 1-4 pages at 45 credits
-    env = contracttape_sandbox_env
+    env = contracttape_env
     with llama_cloud.LlamaCloud(base_url=env["LLAMA_CLOUD_BASE_URL"], api_key=env["LLAMA_CLOUD_API_KEY"], max_retries=0) as client:
         job = client.parsing.create(tier="agentic_plus", version="latest",
                                     upload_file=("d.pdf", make_pdf(["page"] * pages), "application/pdf"))
@@ -94,8 +94,8 @@ def test_a_model_without_a_price_fails_the_test_clearly_and_sends_nothing(pytest
 import openai, pytest
 
 @pytest.mark.contracttape
-def test_chat(contracttape_sandbox_env):
-    env = contracttape_sandbox_env
+def test_chat(contracttape_env):
+    env = contracttape_env
     with openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=0) as client:
         client.chat.completions.create(model="gpt-4o-mini-unpriced", messages=[{"role": "user", "content": "x"}])
 """

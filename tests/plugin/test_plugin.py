@@ -271,3 +271,43 @@ PROFILE = ServiceProfile("svc", ("svc.test",), (Route("GET", "/echo"),))
         )
     )
     suite.runpytest().assert_outcomes(passed=1)
+
+
+def test_live_target_uses_live_keys_and_never_the_sandbox(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "OPENAI_API_KEY",
+        "SUPABASE_URL",
+        "SUPABASE_ANON_KEY",
+        "SUPABASE_SERVICE_ROLE_KEY",
+        "LLAMA_CLOUD_API_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.contracttape
+def test_needs_env(contracttape_env):
+    print("BASE", contracttape_env["OPENAI_BASE_URL"])
+"""
+    )
+    missing = pytester.runpytest("--target=live", "--budget-usd=0.1", "--record-mode=rewrite")
+    missing.assert_outcomes(errors=1)
+    missing.stdout.fnmatch_lines(["*recording against the live services needs OPENAI_API_KEY, SUPABASE_URL*"])
+    (pytester.path / ".env").write_text(
+        "\n".join(
+            f"{n}=placeholder"
+            for n in (
+                "OPENAI_API_KEY",
+                "SUPABASE_URL",
+                "SUPABASE_ANON_KEY",
+                "SUPABASE_SERVICE_ROLE_KEY",
+                "LLAMA_CLOUD_API_KEY",
+            )
+        )
+    )
+    live = pytester.runpytest("--target=live", "--budget-usd=0.1", "--record-mode=rewrite", "-s")
+    live.assert_outcomes(passed=1)
+    live.stdout.fnmatch_lines(["*BASE https://api.openai.com/v1*"])
