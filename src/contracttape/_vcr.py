@@ -18,8 +18,7 @@ from contracttape.errors import ContractTapeError
 from contracttape.model import RecordedRequest, RecordedResponse, headers_as_lists, make_headers
 
 if TYPE_CHECKING:
-    from contracttape.matching import RequestShape
-    from contracttape.session import TapeSession
+    from contracttape.session import Prepared, TapeSession
 
 
 _UNDECIDED = object()
@@ -71,12 +70,12 @@ class SessionCassette(Cassette):  # type: ignore[misc]
     def _save(self, force: bool = False) -> None:  # the session saves, under a lock
         return None
 
-    def _shape(self, request: Any) -> RequestShape:
-        # Stubs may ask twice about one request (connect, then getresponse); compute once.
-        cached: RequestShape | None = getattr(request, "_contracttape_shape", None)
+    def _prepared(self, request: Any) -> Prepared:
+        # Stubs may ask twice about one request (connect, then getresponse); normalise once.
+        cached: Prepared | None = getattr(request, "_contracttape_prepared", None)
         if cached is None:
-            cached = self.session.shape_of(to_recorded_request(request))
-            request._contracttape_shape = cached
+            cached = self.session.prepare(to_recorded_request(request))
+            request._contracttape_prepared = cached
         return cached
 
     @property
@@ -87,15 +86,15 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         return request
 
     def can_play_response_for(self, request: Any) -> bool:
-        shape = self._shape(request)
-        if self.session.can_play(shape):
+        prepared = self._prepared(request)
+        if self.session.can_play(prepared.shape):
             return True
         # It will be sent: price and reserve it first, once per request (stubs may ask twice); a
         # refusal is remembered too, so asking again can never let the request through.
         decided = getattr(request, "_contracttape_reservation", _UNDECIDED)
         if decided is _UNDECIDED:
             try:
-                decided = self.session.before_send(to_recorded_request(request), shape)
+                decided = self.session.before_send(prepared)
             except ContractTapeError as refused:  # over budget, or no price to judge it by
                 decided = refused
             request._contracttape_reservation = decided
@@ -104,7 +103,7 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         return False
 
     def play_response(self, request: Any) -> dict[str, Any]:
-        response = self.session.play(to_recorded_request(request), self._shape(request))
+        response = self.session.play(self._prepared(request))
         return to_vcr_response(response)
 
     def append(self, request: Any, response: dict[str, Any]) -> None:

@@ -7,13 +7,14 @@ largest possible output, LlamaParse counts the pages of the PDF being uploaded.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import io
 import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from contracttape.matching import multipart_parts
 from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.normalize import media_type
 from contracttape.pricing import PriceBook
@@ -69,18 +70,14 @@ def pdf_pages(data: bytes) -> int:
 
 def multipart_fields(request: RecordedRequest) -> dict[str, bytes]:
     """Form fields and files of a multipart request, by name (the first part of each name)."""
-    import email.parser
-    import email.policy
-
     ctype = request.header("content-type") or ""
-    if (
-        not media_type(request.headers).startswith("multipart/")
-        or multipart_parts(request.body, ctype) is None
-    ):
+    if not media_type(request.headers).startswith("multipart/"):
         return {}
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + request.body
     )
+    if not message.is_multipart():
+        return {}
     fields: dict[str, bytes] = {}
     for part in message.iter_parts():
         name = str(part.get_param("name", header="content-disposition") or "")

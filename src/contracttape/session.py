@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -38,6 +38,12 @@ from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.normalize import Normaliser
 from contracttape.pricing import PricingError
 from contracttape.provenance import provenance
+
+
+@dataclass(frozen=True)
+class Prepared:
+    request: RecordedRequest  # normalised: secrets redacted, volatile values pinned
+    shape: RequestShape
 
 
 class TapeSession:
@@ -96,8 +102,10 @@ class TapeSession:
 
     # -- the engine's two questions, asked by the vcrpy bridge ----------------------------------
 
-    def shape_of(self, request: RecordedRequest) -> RequestShape:
-        return RequestShape.of(self.normaliser.request(request))
+    def prepare(self, request: RecordedRequest) -> Prepared:
+        """A request normalised as it would be stored, and its shape (the index key), once."""
+        normalised = self.normaliser.request(request)
+        return Prepared(normalised, RequestShape.of(normalised))
 
     def can_play(self, shape: RequestShape) -> bool:
         if self.replaying:
@@ -107,24 +115,24 @@ class TapeSession:
         with self._lock:
             return self.index.available(shape)
 
-    def play(self, request: RecordedRequest, shape: RequestShape) -> RecordedResponse:
+    def play(self, prepared: Prepared) -> RecordedResponse:
         with self._lock:
-            found = self.index.take(shape)
+            found = self.index.take(prepared.shape)
         if found is None:
-            error = self._miss(request, shape)
+            error = self._miss(prepared)
             with self._lock:
                 self.misses.append(error)
             raise error
         self._check_contract(found[1])
         return found[1].response
 
-    def before_send(self, request: RecordedRequest, shape: RequestShape) -> Reservation | None:
+    def before_send(self, prepared: Prepared) -> Reservation | None:
         """Price a request about to be sent, and reserve it; raises ``BudgetExceeded``."""
         if self.budget is None:
             return None
         try:
             return self.budget.reserve(
-                self.test_id, self.normaliser.request(request), self.index.recorded_cost(shape)
+                self.test_id, prepared.request, self.index.recorded_cost(prepared.shape)
             )
         except (BudgetExceeded, PricingError) as refused:
             with self._lock:
@@ -156,8 +164,8 @@ class TapeSession:
     def rerecord_hint(self) -> str:
         return f"To re-record just this test: contracttape record -- '{self.test_id}'"
 
-    def _miss(self, request: RecordedRequest, shape: RequestShape) -> NoMatchingInteraction:
-        shown = self.normaliser.request(request).describe()
+    def _miss(self, prepared: Prepared) -> NoMatchingInteraction:
+        shape, shown = prepared.shape, prepared.request.describe()
         lines = [f"{self.test_id}: no recorded response for {shown}", f"  cassette: {self.path}"]
         times = self.index.times_recorded(shape)
         if not self.existed:
