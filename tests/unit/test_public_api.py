@@ -25,3 +25,23 @@ def test_every_module_imports_and_documents_itself() -> None:
             continue
         module = importlib.import_module(f"contracttape.{info.name}")
         assert module.__doc__, f"contracttape.{info.name} has no module docstring"
+
+
+def test_every_data_file_is_packaged() -> None:
+    """Non-Python files under src/contracttape must be listed as package data (or installs break)."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(contracttape.__file__).parent
+    patterns = tomllib.loads((root.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["contracttape"]
+    data_files = [
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
+    assert data_files, "expected some data files (prices, schema)"
+    unpackaged = [f for f in data_files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
+    assert unpackaged == []
