@@ -4,8 +4,8 @@ Each system serves the same cassette of N chat-completion interactions to the re
 (httpx2 underneath), one distinct request per interaction:
 
   contracttape  TapeSession in replay mode: parse once (C YAML loader), hashed lookup
-  vcrpy         vcr.VCR(record_mode="none", match_on=+body).use_cassette: what pytest-recording
-                does for a marked test (plus body matching, which a correct replay needs)
+  vcrpy         pytest-recording's own ``use_cassette`` (what it does for a ``@pytest.mark.vcr``
+                test), record mode none, plus body matching, which a correct replay needs
   floor         httpx2.MockTransport answering from a dict of prepared response bytes
 
 Times are per interaction and include loading the cassette. vcrpy's lookup is a linear scan
@@ -24,10 +24,10 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx2
 import openai
-import vcr
 
 from contracttape import RecordMode, TapeSession
 from contracttape.cassettes import CassetteCache, dumps
@@ -96,10 +96,19 @@ def run_contracttape(path: Path, indices: Sequence[int]) -> None:
 
 
 def run_vcrpy(path: Path, indices: Sequence[int]) -> None:
-    recorder = vcr.VCR(
-        record_mode="none", match_on=("method", "scheme", "host", "port", "path", "query", "body")
+    """What pytest-recording does for a ``@pytest.mark.vcr`` test, through its own function."""
+    from pytest_recording._vcr import use_cassette  # the plugin's own cassette factory
+
+    plugin_config = SimpleNamespace(hook=SimpleNamespace(pytest_recording_configure=lambda **_: None))
+    context = use_cassette(
+        default_cassette=path.name,
+        vcr_cassette_dir=str(path.parent),
+        record_mode="none",
+        markers=[],
+        config={"match_on": ("method", "scheme", "host", "port", "path", "query", "body")},
+        pytestconfig=plugin_config,  # type: ignore[arg-type]
     )
-    with recorder.use_cassette(str(path)), client() as c:
+    with context, client() as c:
         call_all(c, indices)
 
 
