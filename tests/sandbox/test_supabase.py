@@ -450,3 +450,32 @@ def test_an_existing_server_via_database_url(tmp_path: Any) -> None:
         second.close()
     finally:
         server.cleanup()
+
+
+async def test_async_storage_rpc_and_errors(sandbox: Sandbox) -> None:
+    env = sandbox.env()
+    owner: AsyncClient = await create_async_client(env["SUPABASE_URL"], env["SUPABASE_ANON_KEY"])
+    other: AsyncClient = await create_async_client(env["SUPABASE_URL"], env["SUPABASE_ANON_KEY"])
+    signed_up = await owner.auth.sign_up(
+        {"email": f"as3-{uuid.uuid4().hex[:6]}@example.com", "password": "async password"}
+    )
+    await other.auth.sign_up(
+        {"email": f"as4-{uuid.uuid4().hex[:6]}@example.com", "password": "async password"}
+    )
+    assert signed_up.user is not None
+    uid = signed_up.user.id
+    await owner.storage.from_("documents").upload(
+        f"{uid}/a.pdf", b"%PDF-1.4 async", {"content-type": "application/pdf"}
+    )
+    assert await owner.storage.from_("documents").download(f"{uid}/a.pdf") == b"%PDF-1.4 async"
+    with pytest.raises(StorageApiError):
+        await other.storage.from_("documents").download(f"{uid}/a.pdf")
+    await owner.table("chunks").insert({"idx": 0, "content": "near", "embedding": unit(7)}).execute()
+    found = (await owner.rpc("match_chunks", {"query_embedding": unit(7), "match_count": 1}).execute()).data
+    assert [(r["content"], r["similarity"]) for r in found] == [("near", 1)]
+    assert (
+        await other.rpc("match_chunks", {"query_embedding": unit(7), "match_count": 1}).execute()
+    ).data == []
+    with pytest.raises(APIError) as none:
+        await owner.table("documents").select("*").eq("filename", "missing").single().execute()
+    assert none.value.code == "PGRST116"
