@@ -275,18 +275,20 @@ class ContractBook:
             self._validators[endpoint] = (path, validator)
         return self._validators[endpoint]
 
-    def covers(self, interaction: Interaction) -> bool:
-        """Whether a contract exists that this response is checked against."""
-        endpoint = self.catalogue.endpoint(interaction.request, interaction.response.status)
-        return endpoint is not None and self._validator(endpoint)[1] is not None
-
     def check(self, interaction: Interaction) -> list[Violation]:
+        """Violations of this response's contract (none when it has no contract)."""
+        return self.check_covered(interaction) or []
+
+    def check_covered(self, interaction: Interaction) -> list[Violation] | None:
+        """Violations, or None when no contract covers this response."""
         endpoint = self.catalogue.endpoint(interaction.request, interaction.response.status)
         if endpoint is None:
-            return []
+            return None
         path, validator = self._validator(endpoint)
+        if validator is None:
+            return None
         sample = sample_of(interaction.response)
-        if validator is None or sample is NO_SAMPLE:
+        if sample is NO_SAMPLE:
             return []
         errors: list[ValidationError] = sorted(
             validator.iter_errors(sample), key=lambda e: list(e.absolute_path)
@@ -314,6 +316,8 @@ def validate_cassettes(
     for path in sorted(cassette_dir.rglob("*.yaml")):
         cassette = cache.load(path)
         for position, interaction in enumerate(cassette.interactions if cassette else ()):
-            checked += book.covers(interaction)
-            found.extend((path, position, v) for v in book.check(interaction))
+            violations = book.check_covered(interaction)
+            if violations is not None:
+                checked += 1
+                found.extend((path, position, v) for v in violations)
     return checked, found
