@@ -7,14 +7,13 @@ largest possible output, LlamaParse counts the pages of the PDF being uploaded.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import io
 import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from contracttape import multipart
 from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.normalize import media_type
 from contracttape.pricing import PriceBook
@@ -70,19 +69,11 @@ def pdf_pages(data: bytes) -> int:
 
 def multipart_fields(request: RecordedRequest) -> dict[str, bytes]:
     """Form fields and files of a multipart request, by name (the first part of each name)."""
-    ctype = request.header("content-type") or ""
     if not media_type(request.headers).startswith("multipart/"):
         return {}
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + request.body
-    )
-    if not message.is_multipart():
-        return {}
     fields: dict[str, bytes] = {}
-    for part in message.iter_parts():
-        name = str(part.get_param("name", header="content-disposition") or "")
-        payload = part.get_payload(decode=True)
-        fields.setdefault(name, payload if isinstance(payload, bytes) else b"")
+    for part in multipart.parse(request.body, request.header("content-type") or "") or []:
+        fields.setdefault(part.name, part.data)
     return fields
 
 

@@ -12,14 +12,13 @@ and returns reasons, which the error message is built from.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from contracttape import multipart
 from contracttape.model import RecordedRequest
 from contracttape.normalize import is_json_type, media_type, parse_json
 
@@ -37,24 +36,10 @@ def _sha(data: bytes) -> str:
 
 def multipart_parts(body: bytes, content_type: str) -> list[tuple[str, str, str, str]] | None:
     """(name, filename, content-type, sha256) per part, sorted; None if not parseable."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
-    )
-    if not message.is_multipart():
+    parts = multipart.parse(body, content_type)
+    if parts is None:
         return None
-    parts = []
-    for part in message.iter_parts():
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        parts.append(
-            (
-                str(part.get_param("name", header="content-disposition") or ""),
-                str(part.get_filename() or ""),
-                part.get_content_type(),
-                _sha(data),
-            )
-        )
-    return sorted(parts)
+    return sorted((p.name, p.filename, p.content_type, _sha(p.data)) for p in parts)
 
 
 def canonical_body(request: RecordedRequest) -> Any:
