@@ -21,30 +21,39 @@ from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.pricing import PriceBook
 
 
+@dataclass(frozen=True)
+class Priced:
+    """A request's worst-case estimate, and what priced it."""
+
+    service: str
+    endpoint: str
+    rule: CostRule | None  # None: a free service, or a host no profile knows
+    known_service: bool
+    estimate: Estimate
+
+
 def estimate_request(
     catalogue: Catalogue, prices: PriceBook, request: RecordedRequest, recorded_cost: float | None = None
-) -> tuple[str, str, CostRule | None, bool, Estimate]:
-    """(service, endpoint, rule, known service, worst-case estimate) for a request."""
+) -> Priced:
     endpoint = catalogue.endpoint(request, 200)
     profile = catalogue.profile(endpoint.service) if endpoint else None
     service = endpoint.service if endpoint else "unknown"
     where = f"{endpoint.method} {endpoint.template}" if endpoint else request.describe()
     if profile is not None and profile.costs is None:
-        return service, where, None, True, Estimate(0.0, f"{service} is free")
+        return Priced(service, where, None, True, Estimate(0.0, f"{service} is free"))
     rule = profile.costs if profile else None
     found = rule.estimate(request, prices) if rule else None
     if found is None and recorded_cost is not None:
         found = Estimate(recorded_cost, "the last recorded cost of this request")
     if found is None:
         found = Estimate(prices.default_estimate, "no rule and no recording: the conservative default")
-    return service, where, rule, profile is not None, found
+    return Priced(service, where, rule, profile is not None, found)
 
 
 @dataclass(frozen=True)
 class Reservation:
     entry: Entry
-    rule: CostRule | None
-    known_service: bool
+    priced: Priced
 
 
 class Budget:
@@ -63,24 +72,26 @@ class Budget:
         self._jobs: dict[str, str] = {}  # LlamaParse job id -> the ledger entry of its upload
         self._lock = threading.Lock()
 
-    def estimate(
-        self, request: RecordedRequest, recorded_cost: float | None = None
-    ) -> tuple[str, str, CostRule | None, bool, Estimate]:
-        return estimate_request(self.catalogue, self.prices, request, recorded_cost)
-
     def reserve(
         self, test_id: str, request: RecordedRequest, recorded_cost: float | None = None
     ) -> Reservation:
-        service, where, rule, known, estimate = self.estimate(request, recorded_cost)
+        priced = estimate_request(self.catalogue, self.prices, request, recorded_cost)
+        estimate = priced.estimate
         entry = new_entry(
-            self.run_id, test_id, service, where, request.describe(), estimate.usd, estimate.basis
+            self.run_id,
+            test_id,
+            priced.service,
+            priced.endpoint,
+            request.describe(),
+            estimate.usd,
+            estimate.basis,
         )
         refusal = self.ledger.reserve(entry, self.cap, self.monthly_cap)
         if refusal is not None:
             raise BudgetExceeded(
                 self._refusal_message(test_id, request, estimate, refusal.remaining, refusal.scope)
             )
-        return Reservation(entry, rule, known)
+        return Reservation(entry, priced)
 
     def _refusal_message(
         self, test_id: str, request: RecordedRequest, estimate: Estimate, remaining: float, scope: str
@@ -99,9 +110,9 @@ class Budget:
         )
 
     def settle(self, reservation: Reservation, request: RecordedRequest, response: RecordedResponse) -> Cost:
-        if reservation.rule is not None:
-            cost = reservation.rule.actual(request, response, self.prices)
-        elif reservation.known_service:
+        if reservation.priced.rule is not None:
+            cost = reservation.priced.rule.actual(request, response, self.prices)
+        elif reservation.priced.known_service:
             cost = Cost(0.0, basis="free service")
         else:  # no profile for this host: what it really cost is unknown, keep the worst case
             cost = Cost(reservation.entry.estimate, basis="unknown service: the estimate is kept")

@@ -90,7 +90,8 @@ def _plan(budget_usd: float | None, selectors: tuple[str, ...]) -> int:
         if selectors and not any(s in test for s in selectors if not s.startswith("-")):
             continue
         estimate = sum(
-            estimate_request(catalogue, prices, i.request, i.cost_usd)[4].usd for i in cassette.interactions
+            estimate_request(catalogue, prices, i.request, i.cost_usd).estimate.usd
+            for i in cassette.interactions
         )
         recorded = sum(i.cost_usd or 0.0 for i in cassette.interactions)
         rows.append((estimate, recorded, test))
