@@ -48,9 +48,16 @@ class PluginState:
     cache: CassetteCache = field(default_factory=CassetteCache)
     stack: ExitStack = field(default_factory=ExitStack)
     network_incidents: _offline.Incidents = field(default_factory=_offline.Incidents)
+    normalisers: dict[Redactor, Normaliser] = field(default_factory=dict)
     replayed: int = 0
     written: int = 0
     slept_seconds: float = 0.0
+
+    def normaliser_for(self, redactor: Redactor) -> Normaliser:
+        """One normaliser per redactor for the run (building one compiles the secret patterns)."""
+        if redactor not in self.normalisers:
+            self.normalisers[redactor] = Normaliser(redactor=redactor, origins=self.origins)
+        return self.normalisers[redactor]
 
 
 STATE = pytest.StashKey[PluginState]()
@@ -245,9 +252,7 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
         _cassette_for(item, options, state.cassette_dir),
         mode=options.record_mode,
         test_id=item.nodeid,
-        normaliser=Normaliser(
-            redactor=request.getfixturevalue("contracttape_redactor"), origins=state.origins
-        ),
+        normaliser=state.normaliser_for(request.getfixturevalue("contracttape_redactor")),
         cache=state.cache,
         target=state.target.value,
         allow_playback_repeats=bool(options.allow_playback_repeats),
