@@ -22,7 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contracttape.sandbox import errors
 from contracttape.sandbox.config import SandboxConfig
+from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.pdf import ParseFailure, extract_pages
 from contracttape.sandbox.webhooks import Delivery, WebhookSender
 
@@ -41,13 +43,11 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 V2_EVENTS = {"COMPLETED": "parse.success", "FAILED": "parse.error"}
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.headers = status, headers or {}
+class HttpError(ServiceError):
+    """FastAPI's shape: ``{"detail": "..."}``."""
 
-    def response(self) -> JSONResponse:
-        return JSONResponse({"detail": str(self)}, status_code=self.status, headers=self.headers)
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, {"detail": detail}, headers)
 
 
 @dataclass
@@ -90,7 +90,7 @@ class LlamaParseApp:
                 Route("/api/v1/parsing/job/{job_id}/result/{kind}", self.v1_result, methods=["GET"]),
             ]
         )
-        self.app.add_exception_handler(HttpError, lambda request, exc: exc.response())
+        errors.install(self.app)
 
     def shutdown(self) -> None:
         self.webhooks.shutdown()

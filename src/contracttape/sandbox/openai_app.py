@@ -24,8 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from contracttape.sandbox import tokens, vectors
+from contracttape.sandbox import errors, tokens, vectors
 from contracttape.sandbox.config import SandboxConfig
+from contracttape.sandbox.errors import ServiceError
 
 EMBEDDING_MODELS = {
     "text-embedding-3-small": 1536,
@@ -39,7 +40,9 @@ MAX_REQUEST_TOKENS = 300_000
 CREATED = 1767225600
 
 
-class ApiError(Exception):
+class ApiError(ServiceError):
+    """OpenAI's envelope: ``{"error": {"message", "type", "param", "code"}}`` and an x-request-id."""
+
     def __init__(
         self,
         status: int,
@@ -49,20 +52,8 @@ class ApiError(Exception):
         param: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status, self.type, self.code, self.param, self.headers = (
-            status,
-            type_,
-            code,
-            param,
-            headers or {},
-        )
-
-    def response(self) -> JSONResponse:
-        body = {"error": {"message": str(self), "type": self.type, "param": self.param, "code": self.code}}
-        return JSONResponse(
-            body, status_code=self.status, headers={"x-request-id": _request_id(), **self.headers}
-        )
+        body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+        super().__init__(status, body, {"x-request-id": _request_id(), **(headers or {})})
 
 
 def bad_request(message: str, param: str | None = None) -> ApiError:
@@ -181,7 +172,7 @@ class OpenAIApp:
                 Route("/v1/models/{model:path}", self.model, methods=["GET"]),
             ]
         )
-        self.app.add_exception_handler(ApiError, lambda request, exc: exc.response())
+        errors.install(self.app)
 
     # -- plumbing ---------------------------------------------------------------------------------
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from contracttape.sandbox import errors
 from contracttape.sandbox.supabase.auth import AuthService
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.db import Database
-from contracttape.sandbox.supabase.errors import ServiceError
 from contracttape.sandbox.supabase.functions import FunctionsService, Handler
 from contracttape.sandbox.supabase.rest import RestService
 from contracttape.sandbox.supabase.tokens import Signer
@@ -38,8 +38,7 @@ class SupabaseApp:
             Mount("/storage/v1", routes=self.storage.routes),
             Mount("/functions/v1", routes=FunctionsService(self.project, functions or {}).routes),
         ]
-        self.app = Starlette(routes=routes)
-        self.app.add_exception_handler(ServiceError, lambda request, exc: exc.response())
+        self.app = errors.install(Starlette(routes=routes))
 
     def set_base_url(self, url: str) -> None:
         self.project.base_url = url

@@ -7,8 +7,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.db import Database
-from contracttape.sandbox.supabase.errors import ServiceError, missing_api_key
+from contracttape.sandbox.supabase.errors import missing_api_key
 from contracttape.sandbox.supabase.tokens import InvalidToken, Signer, bearer
 
 

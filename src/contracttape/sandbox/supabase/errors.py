@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from starlette.responses import JSONResponse
-
-
-class ServiceError(Exception):
-    """Raised by a handler; turned into the service's error body by the app's handler."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        super().__init__(body)
-        self.status, self.body, self.headers = status, body, headers or {}
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
+from contracttape.sandbox.errors import ServiceError
 
 
 def auth_error(status: int, code: str, message: str) -> ServiceError:

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.context import Project
-from contracttape.sandbox.supabase.errors import ServiceError
 from contracttape.sandbox.supabase.tokens import InvalidToken, bearer
 
 # handler(body, claims, project) -> JSON-serialisable result (or a starlette Response)

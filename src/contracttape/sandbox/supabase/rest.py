@@ -17,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.context import Project
-from contracttape.sandbox.supabase.errors import ServiceError, rest_error
+from contracttape.sandbox.supabase.errors import rest_error
 from contracttape.sandbox.supabase.tokens import InvalidToken
 
 RESERVED = {"select", "order", "limit", "offset", "on_conflict", "columns", "apikey"}

@@ -17,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.context import Project
-from contracttape.sandbox.supabase.errors import ServiceError, storage_error
+from contracttape.sandbox.supabase.errors import storage_error
 from contracttape.sandbox.supabase.tokens import InvalidToken
 
 SIGNED_UPLOAD_SECONDS = 7200
