@@ -14,11 +14,11 @@ from contracttape.cassettes import write_atomic
 from contracttape.config import RecordMode, Target
 from contracttape.errors import ContractTapeError
 from contracttape.openapi import document
-from contracttape.scan import pattern_count, scan_paths
+from contracttape.scan import ALLOWLIST_FILE, load_allowlist, pattern_count, scan_paths
 from contracttape.settings import Settings, load_settings
 
 DEFAULT_SUITE = "tests/integration"
-DEFAULT_SCAN_PATHS = ("cassettes", "contracts", "reports")
+DEFAULT_SCAN_PATHS = ("cassettes", "contracts", "reports", ".contracttape")
 
 
 def _pytest(args: list[str]) -> int:
@@ -119,13 +119,32 @@ def replay(pytest_args: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def scan(paths: tuple[Path, ...]) -> None:
-    """Scan cassettes, contracts and reports (or PATHS) for secrets; exit 1 on any finding."""
-    targets = list(paths) or [Path(p) for p in DEFAULT_SCAN_PATHS if Path(p).exists()]
+@click.option(
+    "--allowlist",
+    type=click.Path(path_type=Path),
+    default=Path(ALLOWLIST_FILE),
+    show_default=True,
+    help="Known false positives: [[allow]] tables with fingerprint, reason and optional path.",
+)
+def scan(paths: tuple[Path, ...], allowlist: Path) -> None:
+    """Scan cassettes, contracts, reports and the ledger (or PATHS) for secrets; exit 1 on any finding."""
+    settings = _settings()
+    defaults = [
+        *(Path(p) for p in DEFAULT_SCAN_PATHS),
+        settings.cassettes,
+        settings.contracts,
+        Path(settings.ledger).parent if "://" not in settings.ledger else Path(".contracttape"),
+    ]
+    unique = {p.resolve(): p for p in reversed(defaults) if p.exists()}
+    targets = list(paths) or sorted(unique.values(), key=str)
     missing = [p for p in targets if not p.exists()]
     if missing:
         raise click.UsageError(f"no such file or directory: {', '.join(map(str, missing))}")
-    findings = scan_paths(targets)
+    try:
+        allowed = load_allowlist(allowlist)
+    except ContractTapeError as exc:
+        raise click.UsageError(str(exc)) from None
+    findings = scan_paths(targets, allowed)
     for finding in findings:
         click.echo(str(finding))
     shown = ", ".join(map(str, targets)) or "nothing"

@@ -202,11 +202,17 @@ class Normaliser:
         if not body:
             return body
         mtype = media_type(headers)
-        ok, parsed = parse_json(body) if (is_json_type(mtype) or body[:1] in (b"{", b"[")) else (False, None)
+        looks_json = is_json_type(mtype) or body.lstrip()[:1] in (b"{", b"[")
+        ok, parsed = parse_json(body) if looks_json else (False, None)
         if ok:
             return pretty_json(self._json(parsed))
         if mtype == "application/x-www-form-urlencoded":
             return self.rename_origins_bytes(self.redactor.form(body))
+        if mtype == "text/event-stream":
+            return self.rename_origins_bytes(self.redactor.sse(body))
+        found = _BOUNDARY.search(header_value(headers, "content-type") or "")
+        if mtype.startswith("multipart/") and found:
+            return self.rename_origins_bytes(self.redactor.multipart(body, found.group(1).encode("latin-1")))
         return self.rename_origins_bytes(self.redactor.raw(body))
 
     def rename_origins_bytes(self, body: bytes) -> bytes:

@@ -20,8 +20,8 @@ JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*
 class SecretPattern:
     name: str
     regex: re.Pattern[str]
-    # Redaction applies the pattern to bodies; some scan-only patterns (e.g. a PEM header)
-    # are evidence of a leak but have no meaningful in-place replacement.
+    # Every built-in pattern redacts; a user's rule may be scan-only (evidence of a leak that has
+    # no meaningful in-place replacement).
     redact: bool = True
 
 
@@ -35,7 +35,8 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     _p("llamacloud-key", r"\bllx-[A-Za-z0-9_-]{20,}"),
     _p("supabase-secret-key", r"\bsb_secret_[A-Za-z0-9_-]{16,}"),
     _p("supabase-access-token", r"\bsbp_[a-f0-9]{40}\b"),
-    _p("aws-access-key-id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    # AWS key ids are base32 and (almost always) carry a digit: "ASIAPACIFICNORTHEAST" is a word
+    _p("aws-access-key-id", r"\b(?:AKIA|ASIA)(?=[A-Z2-7]*[2-7])[A-Z2-7]{16}\b"),
     _p("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
     _p("gitlab-token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
     _p("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
@@ -44,9 +45,20 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     _p("huggingface-token", r"\bhf_[A-Za-z0-9]{30,}\b"),
     _p("sendgrid-key", r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
     _p("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b"),
-    _p("private-key-block", r"-----BEGIN (?:RSA |EC |OPENSSH |DSA |PGP )?PRIVATE KEY( BLOCK)?-----", False),
+    # the whole block, up to its END line (or the end of the text when it was cut)
+    _p(
+        "private-key-block",
+        r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----(?:.|\n)*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY"
+        r"(?: BLOCK)?-----|\Z)",
+    ),
     _p("url-credentials", r"\b[a-z][a-z0-9+.-]*://[^\s/:@<>\"']+:[^\s/@<>\"']{3,}@[^\s/]+"),
+    # an opaque bearer credential in free text (headers are handled by name)
+    _p("bearer-token", r"\b[Bb]earer\s+(?!<redacted)[A-Za-z0-9._~+/=-]{16,}"),
 )
+
+# Patterns whose matches can also be ordinary words joined by hyphens ("sk-learn-random-forest-..."):
+# a match counts only when the part after its prefix looks random (see ``looks_random``).
+SHAPE_CHECKED = frozenset({"openai-key", "anthropic-key", "llamacloud-key", "gitlab-token", "bearer-token"})
 
 # Header names whose values are credentials, on requests and responses alike.
 SECRET_HEADERS: frozenset[str] = frozenset(
@@ -90,7 +102,198 @@ SECRET_BODY_KEYS: frozenset[str] = frozenset(
 
 
 def placeholder(kind: str) -> str:
-    return f"<redacted:{kind}>"
+    return f"<redacted:{_KIND_CHARS.sub('-', kind.lower())[:60]}>"
 
 
+_KIND_CHARS = re.compile(r"[^a-z0-9_-]+")
 PLACEHOLDER_RE = re.compile(r"<redacted:[a-z0-9_-]+>")
+
+
+# -- names by meaning ---------------------------------------------------------------------------
+#
+# A field, parameter or header is a credential by what its name means, not by a fixed list:
+# the name is split into words (case, camelCase and any separator normalised), and judged by
+# its words. "accessToken", "X-Amz-Signature", "private_key", "x-auth-token", "client-secret"
+# are secrets; "max_tokens", "token_type", "x-ratelimit-remaining-tokens", "auth_time",
+# "session_id", "password_min_length" describe one and are not.
+
+# A name containing one of these words names a secret...
+SECRET_WORDS = frozenset(
+    {
+        "token",
+        "secret",
+        "secrets",
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "passcode",
+        "credential",
+        "credentials",
+        "signature",
+        "sig",
+        "cookie",
+        "cookies",
+        "session",
+        "auth",
+        "authorization",
+        "apikey",
+        "privatekey",
+        "otp",
+        "pin",
+        "jwt",
+        "bearer",
+    }
+)
+# ...as does "key" after one of these qualifiers (api key, private key, x-api-key, ...).
+KEY_QUALIFIERS = frozenset(
+    {
+        "api",
+        "private",
+        "secret",
+        "access",
+        "signing",
+        "encryption",
+        "master",
+        "service",
+        "role",
+        "client",
+        "auth",
+        "session",
+        "webhook",
+        "license",
+        "admin",
+        "root",
+        "x",
+        "sb",
+        "anon",
+        "subscription",
+        "app",
+        "account",
+        "hmac",
+        "shared",
+    }
+)
+# ...unless its last word says it only describes the secret (a type, a count, a time, an id).
+DESCRIPTIVE_WORDS = frozenset(
+    {
+        "type",
+        "types",
+        "count",
+        "counts",
+        "in",
+        "at",
+        "time",
+        "expires",
+        "expiry",
+        "exp",
+        "length",
+        "len",
+        "limit",
+        "limits",
+        "min",
+        "max",
+        "policy",
+        "required",
+        "enabled",
+        "method",
+        "methods",
+        "url",
+        "uri",
+        "endpoint",
+        "hint",
+        "label",
+        "id",
+        "ids",
+        "name",
+        "names",
+        "usage",
+        "format",
+        "kind",
+        "version",
+        "status",
+        "state",
+        "mode",
+        "strength",
+        "set",
+        "changed",
+        "updated",
+        "created",
+        "reset",
+        "scheme",
+        "algorithm",
+        "alg",
+        "field",
+        "fields",
+        "param",
+        "params",
+        "header",
+        "location",
+        "path",
+        "prefix",
+        "suffix",
+        "last4",
+        "ttl",
+        "timeout",
+        "duration",
+        "lifetime",
+        "provider",
+        "issuer",
+        "scope",
+        "scopes",
+        "tokens",
+    }
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
+
+
+def name_words(name: str) -> tuple[str, ...]:
+    """``X-Amz-Signature`` -> ``(x, amz, signature)``; ``accessToken`` -> ``(access, token)``."""
+    return tuple(w.lower() for w in _SEPARATORS.split(_CAMEL.sub(" ", name)) if w)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a field, parameter or header of this name holds a credential."""
+    words = name_words(name)
+    if not words or words[-1] in DESCRIPTIVE_WORDS:
+        return False
+    if any(w in SECRET_WORDS for w in words):
+        return True
+    return any(w in ("key", "keys") and i > 0 and words[i - 1] in KEY_QUALIFIERS for i, w in enumerate(words))
+
+
+# -- values by shape ------------------------------------------------------------------------------
+
+# Values that stand in for a secret rather than being one: masks, templates, placeholders.
+_PLACEHOLDER_VALUE = re.compile(
+    r"^(?:"
+    r"<redacted(?::[a-z0-9_-]+)?>"  # ours
+    r"|\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{\{[^}]*\}\}|%\([a-z_]+\)s|<[^<>]{1,60}>"  # templates
+    r"|[*xX•.#-]{3,}"  # masks
+    r"|\[?(?:redacted|hidden|masked|removed|filtered)\]?"
+    r"|(?:changeme|placeholder|example|dummy|none|null|undefined|your[-_ ]?[a-z_ -]*)"
+    r")$",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder_value(value: str) -> bool:
+    return bool(_PLACEHOLDER_VALUE.match(value.strip()))
+
+
+def _wordlike(segment: str) -> bool:
+    return (
+        len(segment) <= 3
+        or (segment.isalpha() and (segment[1:].islower() or segment.isupper()) and len(segment) <= 16)
+        or (segment.isdigit() and len(segment) <= 8)
+    )
+
+
+def looks_random(value: str) -> bool:
+    """Whether a token looks machine-generated rather than made of words.
+
+    ``sk-learn-random-forest-v2`` and ``authentication-required-for-this`` are words joined by
+    separators; a key has long mixed segments (``sk-proj-A1b2...``, ``llx-QQQQ...``)."""
+    segments = [s for s in re.split(r"[-_.~+/=]+", value) if s]
+    return bool(segments) and not all(_wordlike(s) for s in segments)

@@ -6,6 +6,14 @@ becomes the same text and a re-recording of an unchanged API changes nothing. JW
 header and payload (clients decode them, e.g. to read an expiry) but lose their signature, so
 they cannot be used; their time claims are pinned so they do not churn either.
 
+What is a secret is decided in one place for every container: a field, form field, multipart
+field, query parameter or header is a credential by what its *name* means
+(``patterns.is_secret_name``: ``accessToken``, ``X-Amz-Signature``, ``x-auth-token``...), plus
+the explicit names a service adds; any string anywhere is scanned for secret *patterns*
+(provider keys, bearer credentials, PEM blocks, ``password=...`` pairs in free text). JSON is
+walked at any depth, including JSON held inside a string, inside SSE events and inside JWT
+claims. Values that only stand in for a secret (``********``, ``${SECRET}``) are left alone.
+
 Service modules add their own rules with ``Redactor.extended``.
 """
 
@@ -23,12 +31,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from contracttape.model import Headers
 from contracttape.patterns import (
     JWT_RE,
+    PLACEHOLDER_RE,
     REDACTED_SIGNATURE,
     SECRET_BODY_KEYS,
     SECRET_HEADERS,
     SECRET_PATTERNS,
     SECRET_QUERY_PARAMS,
+    SHAPE_CHECKED,
     SecretPattern,
+    is_placeholder_value,
+    is_secret_name,
+    looks_random,
     placeholder,
 )
 
@@ -49,10 +62,15 @@ def _b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def neutralise_jwt(token: str, rewrite: Callable[[str], str] | None = None) -> str:
+def neutralise_jwt(
+    token: str,
+    rewrite: Callable[[str], str] | None = None,
+    claims: Callable[[dict[str, Any]], Any] | None = None,
+) -> str:
     """A JWT with its signature replaced and its time claims pinned; undecodable -> placeholder.
 
-    ``rewrite`` is applied to string claims (the normaliser renames real origins in ``iss``)."""
+    ``rewrite`` is applied to string claims (the normaliser renames real origins in ``iss``);
+    ``claims`` redacts the payload like any JSON (a key can hide in a claim)."""
     parts = token.split(".")
     if len(parts) != 3:
         return placeholder("jwt")
@@ -63,16 +81,22 @@ def neutralise_jwt(token: str, rewrite: Callable[[str], str] | None = None) -> s
         return placeholder("jwt")
     if not isinstance(header, dict) or not isinstance(payload, dict):
         return placeholder("jwt")
+    original = json.loads(json.dumps(payload))
     for claim, value in _TIME_CLAIMS.items():
         if isinstance(payload.get(claim), int | float):
             payload[claim] = value
+    if claims is not None:
+        payload = claims(payload)
     if rewrite is not None:
         payload = {k: rewrite(v) if isinstance(v, str) else v for k, v in payload.items()}
+    signature = REDACTED_SIGNATURE if parts[2] else ""  # an unsigned token (alg "none") stays so
+    if payload == original:
+        return f"{parts[0]}.{parts[1]}.{signature}"
     encoded = [
         _b64url_encode(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode())
         for obj in (header, payload)
     ]
-    return f"{encoded[0]}.{encoded[1]}.{REDACTED_SIGNATURE}"
+    return f"{encoded[0]}.{encoded[1]}.{signature}"
 
 
 def map_json(value: Any, leaf: Callable[[str | None, Any], Any], key: str | None = None) -> Any:
@@ -84,9 +108,24 @@ def map_json(value: Any, leaf: Callable[[str | None, Any], Any], key: str | None
     return leaf(key, value)
 
 
+_TEXT_PAIR = re.compile(
+    r"(?P<q>[\"']?)(?P<name>[A-Za-z][A-Za-z0-9_.-]{1,60})(?P=q)\s*(?P<sep>[:=])\s*"
+    r"(?:(?P<vq>[\"'])(?P<quoted>(?!<redacted)[^\"'\n]{1,200})(?P=vq)|(?P<value>(?!<redacted)[^\"'\s,;&}<>]+))"
+)
+_AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest"})
+# "Authorization: Bearer <anything>" written out in free text (a log line, an echoed request)
+_AUTH_LINE = re.compile(
+    r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?)"
+    r"(?!<redacted)([^\s\"',;<>]+)"
+)
+
+
 @dataclass(frozen=True)
 class Redactor:
-    """Credential removal rules. Immutable; ``extended`` returns a widened copy."""
+    """Credential removal rules. Immutable; ``extended`` returns a widened copy.
+
+    ``header_names``, ``query_params`` and ``body_keys`` are names that are secret *in addition*
+    to every name ``is_secret_name`` recognises (e.g. ``key`` as a query parameter)."""
 
     header_names: frozenset[str] = SECRET_HEADERS
     query_params: frozenset[str] = SECRET_QUERY_PARAMS
@@ -116,17 +155,52 @@ class Redactor:
             patterns=self.patterns + tuple(patterns),
         )
 
+    # -- names ----------------------------------------------------------------------------
+
+    def secret_header(self, name: str) -> bool:
+        return name.lower() in self.header_names or is_secret_name(name)
+
+    def secret_param(self, name: str) -> bool:
+        return name.lower() in self.query_params or name.lower() in self.body_keys or is_secret_name(name)
+
+    def secret_key(self, name: str) -> bool:
+        return name.lower() in self.body_keys or is_secret_name(name)
+
     # -- text ---------------------------------------------------------------------------
 
     def _replace(self, match: re.Match[str]) -> str:
         if match.group("jwt") is not None:
-            return neutralise_jwt(match.group(0), self.claim_rewrite)
+            return self.jwt(match.group(0))
         name = match.lastgroup or ""
-        return placeholder(self.patterns[int(name[1:])].name) if name.startswith("p") else match.group(0)
+        if not name.startswith("p"):
+            return match.group(0)
+        pattern = self.patterns[int(name[1:])]
+        if pattern.name in SHAPE_CHECKED and not _random_tail(match.group(0)):
+            return match.group(0)
+        return placeholder(pattern.name)
+
+    def _replace_pair(self, match: re.Match[str]) -> str:
+        group = "quoted" if match.group("quoted") is not None else "value"
+        value = match.group(group)
+        if (
+            not self.secret_key(match.group("name"))
+            or value.lower() in _AUTH_SCHEMES
+            or is_placeholder_value(value)
+            or value.endswith("." + REDACTED_SIGNATURE)  # a JWT already neutralised
+        ):
+            return match.group(0)
+        start, end = match.span(group)
+        whole = match.group(0)
+        offset = match.start()
+        return whole[: start - offset] + placeholder(match.group("name")) + whole[end - offset :]
 
     def text(self, value: str) -> str:
-        """Replace every secret-looking substring."""
-        return self._combined.sub(self._replace, value)
+        """Replace every secret-looking substring, and the value of every ``secret-name: value``."""
+        cleaned = self._combined.sub(self._replace, value)
+        if ":" not in cleaned and "=" not in cleaned:
+            return cleaned
+        cleaned = _AUTH_LINE.sub(lambda m: m.group(1) + placeholder("authorization"), cleaned)
+        return _TEXT_PAIR.sub(self._replace_pair, cleaned)
 
     def raw(self, body: bytes) -> bytes:
         """Secret patterns over a body of unknown encoding (latin-1 round-trips any bytes)."""
@@ -136,30 +210,44 @@ class Redactor:
         cleaned = self.text(text)
         return body if cleaned == text else cleaned.encode("latin-1")
 
+    def jwt(self, token: str) -> str:
+        return neutralise_jwt(token, self.claim_rewrite, self.json_value)
+
     # -- structures ----------------------------------------------------------------------
 
     def json_value(self, value: Any) -> Any:
-        """Walk parsed JSON: named keys are replaced whole, other strings pattern-scanned."""
+        """Walk parsed JSON: secret-named keys are replaced whole, other strings scanned."""
         return map_json(value, self.json_leaf)
 
     def json_leaf(self, key: str | None, value: Any) -> Any:
         """One JSON scalar, given the key it sits under (a list's items share the list's key)."""
+        if isinstance(value, int | float) and not isinstance(value, bool) and key and _is_pin(key):
+            return placeholder(key)
         if not isinstance(value, str):
             return value
-        if key is not None and value and key.lower() in self.body_keys:
-            return (
-                neutralise_jwt(value, self.claim_rewrite)
-                if JWT_RE.fullmatch(value)
-                else placeholder(key.lower())
-            )
+        if key is not None and value and self.secret_key(key) and not is_placeholder_value(value):
+            return self.jwt(value) if JWT_RE.fullmatch(value) else placeholder(key)
+        return self.json_string(value)
+
+    def json_string(self, value: str) -> str:
+        """A string; one that holds JSON (``"{\\"password\\": ...}"``) is redacted as JSON."""
+        stripped = value.strip()
+        if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+            try:
+                inner = json.loads(stripped)
+            except ValueError:
+                inner = None
+            if isinstance(inner, dict | list):
+                cleaned = self.json_value(inner)
+                return value if cleaned == inner else json.dumps(cleaned, ensure_ascii=False)
         return self.text(value)
 
     def headers(self, headers: Headers) -> Headers:
         out = []
         for name, value in headers:
-            if name.lower() in self.header_names:
+            if self.secret_header(name) and not is_placeholder_value(value):
                 scheme = value.split(" ", 1)[0] if " " in value else ""
-                kept = f"{scheme} " if scheme.lower() in {"bearer", "basic", "token"} else ""
+                kept = f"{scheme} " if scheme.lower() in _AUTH_SCHEMES else ""
                 value = kept + placeholder(name.lower())
             else:
                 value = self.text(value)
@@ -167,9 +255,12 @@ class Redactor:
         return tuple(out)
 
     def query_pairs(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [
-            (k, placeholder(k.lower()) if k.lower() in self.query_params else self.text(v)) for k, v in pairs
-        ]
+        return [(k, self._param(k, v)) for k, v in pairs]
+
+    def _param(self, name: str, value: str) -> str:
+        if value and self.secret_param(name) and not is_placeholder_value(value):
+            return placeholder(name.lower())
+        return self.json_string(value)
 
     def uri(self, uri: str) -> str:
         parts = urlsplit(uri)
@@ -186,6 +277,95 @@ class Redactor:
 
     def form(self, body: bytes) -> bytes:
         pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
-        merged = self.query_params | self.body_keys
-        cleaned = [(k, placeholder(k.lower()) if k.lower() in merged else self.text(v)) for k, v in pairs]
+        cleaned = self.query_pairs(pairs)
         return body if cleaned == pairs else urlencode(cleaned, safe="<>:").encode("latin-1")
+
+    def multipart(self, body: bytes, boundary: bytes) -> bytes:
+        """A multipart body with each form field redacted by name and each part's content by
+        its kind (JSON at any depth, a form, text); a binary file gets the patterns only.
+        Nothing is reformatted: a part changes only where a secret was."""
+        delimiter = b"--" + boundary
+        chunks = body.split(delimiter)
+        cleaned = delimiter.join([chunks[0], *(self._part(chunk) for chunk in chunks[1:])])
+        return body if cleaned == body else cleaned
+
+    def _part(self, chunk: bytes) -> bytes:
+        head, sep, rest = chunk.partition(b"\r\n\r\n")
+        if not sep or chunk.startswith(b"--"):
+            return chunk
+        data, trailer = (rest[:-2], b"\r\n") if rest.endswith(b"\r\n") else (rest, b"")
+        headers = _part_headers(head)
+        disposition = dict(headers).get("content-disposition", "")
+        name = _disposition_param(disposition, "name")
+        filename = _disposition_param(disposition, "filename")
+        if not filename and name and data and self.secret_param(name):
+            text = data.decode("latin-1")
+            if not is_placeholder_value(text):
+                return head + sep + placeholder(name.lower()).encode() + trailer
+        if filename and not _texty(headers):
+            cleaned = self.raw(data)  # a file (a PDF): patterns only, over its bytes
+        elif "x-www-form-urlencoded" in dict(headers).get("content-type", ""):
+            cleaned = self.form(data)
+        elif _utf8(data):
+            cleaned = self.json_string(data.decode("utf-8")).encode("utf-8")
+        else:
+            cleaned = self.raw(data)
+        return chunk if cleaned == data else head + sep + cleaned + trailer
+
+    def sse(self, body: bytes) -> bytes:
+        """An event stream with each ``data:`` line redacted (as JSON when it is JSON)."""
+        text = body.decode("utf-8", "replace") if _utf8(body) else None
+        if text is None:
+            return self.raw(body)
+        lines = text.split("\n")
+        for position, line in enumerate(lines):
+            if line.startswith("data:"):
+                payload = line[5:].rstrip("\r")
+                cleaned = self.json_string(payload.strip())
+                if cleaned != payload.strip():
+                    lines[position] = "data: " + cleaned + ("\r" if line.endswith("\r") else "")
+            else:
+                lines[position] = self.text(line)
+        cleaned_text = "\n".join(lines)
+        return body if cleaned_text == text else cleaned_text.encode("utf-8")
+
+
+def _random_tail(match: str) -> bool:
+    """The part of a provider-key match after its prefix (``sk-``, ``Bearer ``) looks random."""
+    tail = re.sub(r"^(?:[Bb]earer\s+|[a-z]+-(?:ant-|proj-|svcacct-|admin-)?)", "", match)
+    return looks_random(tail)
+
+
+def _is_pin(key: str) -> bool:
+    """Numeric secrets exist only under a few names (a PIN, a numeric password or OTP)."""
+    return key.lower() in {"pin", "password", "passcode", "otp"}
+
+
+def _utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _part_headers(head: bytes) -> Headers:
+    pairs = []
+    for line in head.decode("latin-1").split("\r\n"):
+        if ":" in line:
+            name, value = line.split(":", 1)
+            pairs.append((name.strip().lower(), value.strip()))
+    return tuple(pairs)
+
+
+def _disposition_param(disposition: str, param: str) -> str:
+    found = re.search(rf'(?:^|;)\s*{param}="([^"]*)"|(?:^|;)\s*{param}=([^;\s]+)', disposition)
+    return (found.group(1) if found.group(1) is not None else found.group(2)) if found else ""
+
+
+def _texty(headers: Headers) -> bool:
+    ctype = dict(headers).get("content-type", "text/plain").lower()
+    return ctype.startswith("text/") or "json" in ctype or "x-www-form-urlencoded" in ctype
+
+
+__all__ = ["PLACEHOLDER_RE", "Redactor", "SecretRule", "map_json", "neutralise_jwt"]

@@ -1,31 +1,58 @@
-"""The secrets scanner: proof that nothing secret reached cassettes, contracts or reports.
+"""The secrets scanner: proof that nothing secret reached cassettes, contracts, the ledger or reports.
 
-It looks for every redaction pattern, plus evidence a redaction was skipped: a JWT whose
-signature is still there, a bearer token, a credential-named JSON field with a real value.
-Findings are reported masked (never the secret itself), with file and line.
+It looks for what redaction removes, with the same definitions (``patterns``): every secret
+pattern, a JWT that still carries a signature, an opaque bearer credential, and a secret-named
+field (``"accessToken": ...``, ``password=...``) with a real value. To stay quiet on ordinary
+text it skips values that only stand in for a secret (``********``, ``${SECRET}``,
+``<redacted:...>``), words joined by separators (``sk-learn-random-forest``,
+``key_id_0001``) and unsigned (``alg: none``) tokens. What is still a false positive goes in
+the allowlist file (``.contracttape-scan-allow.toml``), each entry with a reason.
+
+Findings are reported masked (never the secret itself), with file, line and a fingerprint.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import fnmatch
+import hashlib
+import json
 import re
+import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracttape.patterns import JWT_RE, REDACTED_SIGNATURE, SECRET_BODY_KEYS, SECRET_PATTERNS
+import yaml
+
+from contracttape.errors import ConfigError
+from contracttape.patterns import (
+    JWT_RE,
+    REDACTED_SIGNATURE,
+    SECRET_PATTERNS,
+    SECRET_QUERY_PARAMS,
+    SHAPE_CHECKED,
+    is_placeholder_value,
+    is_secret_name,
+    looks_random,
+)
 
 SCANNED_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".md", ".html", ".txt", ".csv", ".log", ".env"})
+ALLOWLIST_FILE = ".contracttape-scan-allow.toml"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-_EXTRA_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("bearer-token", re.compile(r"\b[Bb]earer\s+(?!<redacted)[A-Za-z0-9._~+/=-]{16,}")),
-    (
-        "secret-json-field",
-        re.compile(
-            r"[\"']?\b(?:"
-            + "|".join(sorted(SECRET_BODY_KEYS))
-            + r")[\"']?\s*[:=]\s*[\"'](?!<redacted)[^\"'\s]{8,}[\"']"
-        ),
-    ),
+# "name": "value", name=value, name: value (quoted or not), in any text format
+_NAME_START = r"(?:(?<=\\[nrt])|(?<![A-Za-z0-9_.\\-]))"  # after a separator, or an escaped newline
+_FIELD = re.compile(
+    _NAME_START + r"(?:\\?[\"'])?(?P<name>[A-Za-z][A-Za-z0-9_.-]{1,60})\\*[\"']?\s*[:=]\s*"
+    r"\\*[\"']?(?P<value>[^\"'\s,;&}<>()\[\]\\]{6,})"
+)
+# a query parameter inside a URL
+_QUERY = re.compile(r"[?&](?P<name>[A-Za-z][A-Za-z0-9_.-]{0,60})=(?P<value>[^&\s\"'#\\]{6,})")
+# a multipart form field as a cassette stores it: name="password"\r\n\r\nvalue (escaped or not)
+_MULTIPART_FIELD = re.compile(
+    r'name=\\?"(?P<name>[A-Za-z0-9_.-]{1,60})\\?"(?:\\r\\n|\r?\n){2}(?P<value>[^\\\r\n"]{6,})'
 )
 
 
@@ -35,36 +62,140 @@ class Finding:
     line: int
     kind: str
     excerpt: str  # masked
+    fingerprint: str  # sha256 of the secret, for the allowlist: the secret itself is never shown
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.kind}: {self.excerpt}"
+        return f"{self.path}:{self.line}: {self.kind}: {self.excerpt} [fingerprint {self.fingerprint}]"
 
 
-def _mask(secret: str) -> str:
-    return secret[:4] + "…" + f"({len(secret)} chars)"
+@dataclass(frozen=True)
+class Allowed:
+    fingerprint: str
+    reason: str
+    path: str = "*"  # a glob over the finding's path
+
+    def covers(self, finding: Finding) -> bool:
+        return finding.fingerprint == self.fingerprint and fnmatch.fnmatch(str(finding.path), self.path)
+
+
+def fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+def _finding(path: Path, line: int, kind: str, secret: str) -> Finding:
+    return Finding(path, line, kind, secret[:4] + "…" + f"({len(secret)} chars)", fingerprint(secret))
+
+
+def _signed_jwt(token: str) -> bool:
+    """A JWT that could be used: it has a signature that is not ours, and an algorithm."""
+    header_b64, _payload, signature = token.split(".", 2)
+    if not signature or signature == REDACTED_SIGNATURE:
+        return False
+    try:
+        header = json.loads(base64.urlsafe_b64decode(header_b64 + "=" * (-len(header_b64) % 4)))
+    except (ValueError, binascii.Error):
+        return True
+    return not (isinstance(header, dict) and str(header.get("alg", "")).lower() == "none")
+
+
+def _pattern_hit(name: str, secret: str) -> bool:
+    if name not in SHAPE_CHECKED:
+        return True
+    tail = re.sub(r"^(?:[Bb]earer\s+|[a-z]+-(?:ant-|proj-|svcacct-|admin-)?)", "", secret)
+    return looks_random(tail)
 
 
 def scan_text(text: str, path: Path) -> Iterator[Finding]:
     for number, line in enumerate(text.splitlines(), start=1):
         for match in JWT_RE.finditer(line):
-            if match.group(0).rsplit(".", 1)[-1] != REDACTED_SIGNATURE:
-                yield Finding(path, number, "jwt", _mask(match.group(0)))
+            if _signed_jwt(match.group(0)):
+                yield _finding(path, number, "jwt", match.group(0))
         for pattern in SECRET_PATTERNS:
             for match in pattern.regex.finditer(line):
-                yield Finding(path, number, pattern.name, _mask(match.group(0)))
-        for name, regex in _EXTRA_PATTERNS:
-            for match in regex.finditer(line):
-                if not _neutralised(match.group(0)):
-                    yield Finding(path, number, name, _mask(match.group(0)))
+                if _pattern_hit(pattern.name, match.group(0)):
+                    yield _finding(path, number, pattern.name, match.group(0))
+        for match in (*_FIELD.finditer(line), *_MULTIPART_FIELD.finditer(line)):
+            if _secret_value(match.group("name"), match.group("value")):
+                yield _finding(path, number, "secret-field", match.group("value"))
+        for match in _QUERY.finditer(line):
+            if _secret_value(match.group("name"), match.group("value"), SECRET_QUERY_PARAMS):
+                yield _finding(path, number, "secret-field", match.group("value"))
 
 
-def _neutralised(text: str) -> bool:
-    """A value that is a JWT whose signature contracttape already replaced."""
-    return text.rstrip("\"'").endswith("." + REDACTED_SIGNATURE)
+def _secret_value(name: str, value: str, also: frozenset[str] = frozenset()) -> bool:
+    """A secret-named field whose value looks like a real credential."""
+    value = re.sub(r"^(?i:bearer|basic|token|digest)\s+", "", value.strip())
+    return (
+        (is_secret_name(name) or name.lower() in also)
+        and value.lower() not in ("bearer", "basic", "token", "digest")
+        and not is_placeholder_value(value)
+        and not value.startswith(("${", "{{", "<redacted"))
+        and not value.endswith("." + REDACTED_SIGNATURE)
+        and not JWT_RE.fullmatch(value)  # judged as a JWT
+        and looks_random(value)
+    )
+
+
+def scan_structure(text: str, path: Path) -> Iterator[Finding]:
+    """Secret-named keys of a YAML or JSON document whose value sits on another line (a
+    cassette's headers: ``x-api-key:`` then ``- value``)."""
+    try:
+        document = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return
+    lines = text.splitlines()
+    for name, value in _pairs(document):
+        if _secret_value(name, value):
+            number = next((i for i, line in enumerate(lines, start=1) if value in line), 1)
+            yield _finding(path, number, "secret-field", value)
+
+
+def _pairs(node: object, key: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _pairs(v, str(k))
+    elif isinstance(node, list):
+        for item in node:
+            yield from _pairs(item, key)
+    elif isinstance(node, str) and key:
+        yield key, node
+
+
+def scan_document(text: str, path: Path) -> list[Finding]:
+    """Line patterns, plus the key/value structure of YAML and JSON files (findings deduplicated)."""
+    found = {(f.line, f.fingerprint): f for f in scan_text(text, path)}
+    if path.suffix.lower() in (".yaml", ".yml", ".json"):
+        for finding in scan_structure(text, path):
+            found.setdefault((finding.line, finding.fingerprint), finding)
+    return sorted(found.values(), key=lambda f: (f.line, f.kind))
 
 
 def pattern_count() -> int:
-    return 1 + len(SECRET_PATTERNS) + len(_EXTRA_PATTERNS)
+    return 2 + len(SECRET_PATTERNS)
+
+
+def load_allowlist(path: Path) -> list[Allowed]:
+    """The committed allowlist: ``[[allow]]`` tables with ``fingerprint``, ``reason``, optional ``path``."""
+    if not path.exists():
+        return []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix it or delete it") from exc
+    entries = data.get("allow", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'allow' must be a list of [[allow]] tables")
+    allowed = []
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) and entry.get(k) for k in ("fingerprint", "reason")
+        ):
+            raise ConfigError(
+                f"{path}: [[allow]] entry {number} needs a 'fingerprint' (printed with each finding) "
+                "and a 'reason' saying why it is not a secret"
+            )
+        allowed.append(Allowed(entry["fingerprint"], entry["reason"], str(entry.get("path", "*"))))
+    return allowed
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -77,9 +208,10 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def scan_paths(paths: Iterable[Path]) -> list[Finding]:
+def scan_paths(paths: Iterable[Path], allowlist: Iterable[Allowed] = ()) -> list[Finding]:
+    allowed = list(allowlist)
     findings: list[Finding] = []
     for file in iter_files(paths):
         text = file.read_bytes().decode("utf-8", errors="replace")
-        findings.extend(scan_text(text, file))
+        findings.extend(f for f in scan_document(text, file) if not any(a.covers(f) for a in allowed))
     return findings

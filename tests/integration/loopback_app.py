@@ -150,6 +150,20 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
             }
         )
 
+    async def mirror(request: Request) -> Response:
+        """Answers with the request's own body, content type and ``x-mirror-<name>`` headers, so
+        one planted secret crosses the engine in both directions."""
+        headers = {
+            name.removeprefix("x-mirror-"): value
+            for name, value in request.headers.items()
+            if name.startswith("x-mirror-")
+        }
+        return Response(
+            await request.body(),
+            media_type=request.headers.get("content-type", "application/octet-stream"),
+            headers=headers,
+        )
+
     async def me(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         return JSONResponse({"authenticated": auth.startswith("Bearer ey")})
@@ -163,6 +177,7 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
         Route("/jobs/{job_id}", get_job, methods=["GET"]),
         Route("/auth/token", token, methods=["POST"]),
         Route("/auth/me", me, methods=["GET"]),
+        Route("/mirror", mirror, methods=["POST"]),
     ]
     return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=200)])
 

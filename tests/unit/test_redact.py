@@ -15,7 +15,7 @@ EXAMPLES = {
     "llamacloud-key": "llx-" + "Q" * 40,
     "supabase-secret-key": "sb_secret_" + "z" * 24,
     "supabase-access-token": "sbp_" + "ab12" * 10,
-    "aws-access-key-id": "AKIA" + "ABCDEFGHIJKLMNOP",
+    "aws-access-key-id": "AKIA" + "IOSFODNN7ABCDEFG",
     "github-token": "ghp_" + "a" * 36,
     "gitlab-token": "glpat-" + "b" * 20,
     "slack-token": "xoxb-" + "123456789012-abc",
@@ -25,6 +25,11 @@ EXAMPLES = {
     "sendgrid-key": "SG." + "f" * 22 + "." + "g" * 43,
     "npm-token": "npm_" + "h" * 36,
     "url-credentials": "postgres://admin:" + "pw-secret" + "@db.internal:5432/app",
+    "private-key-block": "-----BEGIN "
+    + "EC PRIVATE KEY-----\nMHcCAQEEI"
+    + "x" * 40
+    + "\n-----END EC PRIVATE KEY-----",
+    "bearer-token": "Bearer " + "Zx81" * 6,
 }
 
 
@@ -103,14 +108,14 @@ def test_service_rules_extend_the_defaults() -> None:
 
     redactor = Redactor().extended(
         header_names=["X-Tenant-Secret"],
-        body_keys=["pin"],
+        body_keys=["badge"],
         patterns=[SecretPattern("acme-key", re.compile(r"acme_[0-9]{6}"))],
     )
     assert redactor.headers((("x-tenant-secret", "v"),)) == (
         ("x-tenant-secret", "<redacted:x-tenant-secret>"),
     )
-    assert redactor.json_value({"pin": "1234", "k": "id acme_123456"}) == {
-        "pin": "<redacted:pin>",
+    assert redactor.json_value({"badge": "1234", "k": "id acme_123456"}) == {
+        "badge": "<redacted:badge>",
         "k": "id <redacted:acme-key>",
     }
-    assert Redactor().json_value({"pin": "1234"}) == {"pin": "1234"}
+    assert Redactor().json_value({"badge": "1234"}) == {"badge": "1234"}

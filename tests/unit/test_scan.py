@@ -31,7 +31,7 @@ def test_each_provider_secret_is_found_and_masked(name: str, secret: str) -> Non
     [
         ("token: " + jwt({"sub": "u"}), {"jwt"}),
         ("Authorization: Bearer abcdefghijklmnop1234", {"bearer-token"}),
-        ('"refresh_token": "a1b2c3d4e5f6"', {"secret-json-field"}),
+        ('"refresh_token": "a1b2c3d4e5f6"', {"secret-field"}),
         ("-----BEGIN RSA PRIVATE KEY-----", {"private-key-block"}),
     ],
 )
