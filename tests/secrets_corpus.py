@@ -132,6 +132,8 @@ def _forms() -> list[Form]:
         _json("json-in-string", lambda s: {"payload": json.dumps({"password": s})}),
         _json("json-in-string-twice", lambda s: {"p": json.dumps({"q": json.dumps({"token": s})})}),
         _json("json-cookie", lambda s: {"cookie": f"sid={s}; Path=/"}),
+        _json("json-named-value", lambda s: {"env": [{"name": "DB_PASSWORD", "value": s}]}),
+        _json("json-key-value-tag", lambda s: {"Tags": [{"Key": "api_key", "Value": s}]}),
         Form(
             "json-openai-key-in-prose",
             "json",
@@ -274,6 +276,10 @@ BENIGN_JSON: tuple[tuple[str, object], ...] = (
     ("checksum", {"checksum": hashlib.sha256(b"x").hexdigest()}),
     ("ratelimit", {"x-ratelimit-remaining-tokens": "149984"}),
     ("amr", {"amr": [{"method": "password", "timestamp": 1767225600}]}),
+    (
+        "named-value",
+        {"params": [{"name": "max_tokens", "value": "100"}, {"key": "token_type", "value": "x1"}]},
+    ),
     ("unsigned-jwt", {"assertion": jwt({"sub": "u1"}, alg="none", signed=False)}),
 )
 

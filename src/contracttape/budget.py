@@ -11,12 +11,12 @@ nothing more.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contracttape.costs import Cost, CostRule, Estimate
 from contracttape.endpoints import Catalogue
 from contracttape.errors import BudgetExceeded
-from contracttape.ledger import Entry, Ledger, new_entry
+from contracttape.ledger import REFUSED, Entry, Ledger, new_entry
 from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.pricing import PriceBook
 
@@ -30,19 +30,37 @@ class Priced:
     rule: CostRule | None  # None: a free service, or a host no profile knows
     known_service: bool
     estimate: Estimate
+    # A service that bills, an endpoint its cost rule does not price: no worst case exists, so
+    # under a cap it is refused; without one it is settled from the usage the answer reports.
+    unpriced: bool = False
 
 
 def estimate_request(
-    catalogue: Catalogue, prices: PriceBook, request: RecordedRequest, recorded_cost: float | None = None
+    catalogue: Catalogue,
+    prices: PriceBook,
+    request: RecordedRequest,
+    recorded_cost: float | None = None,
+    shown: str | None = None,
 ) -> Priced:
+    """The worst case of ``request`` as sent; ``shown`` (its redacted form) names an endpoint
+    no profile knows, since the name is written to the ledger."""
     endpoint = catalogue.endpoint(request, 200)
     profile = catalogue.profile(endpoint.service) if endpoint else None
     service = endpoint.service if endpoint else "unknown"
-    where = f"{endpoint.method} {endpoint.template}" if endpoint else request.describe()
+    where = f"{endpoint.method} {endpoint.template}" if endpoint else (shown or request.describe())
     if profile is not None and profile.costs is None:
         return Priced(service, where, None, True, Estimate(0.0, f"{service} is free"))
     rule = profile.costs if profile else None
     found = rule.estimate(request, prices) if rule else None
+    if found is None and rule is not None:
+        return Priced(
+            service,
+            where,
+            rule,
+            True,
+            Estimate(0.0, f"unpriced: {service} bills, {where} has no price"),
+            True,
+        )
     if found is None and recorded_cost is not None:
         found = Estimate(recorded_cost, "the last recorded cost of this request")
     if found is None:
@@ -72,29 +90,47 @@ class Budget:
         self._jobs: dict[str, str] = {}  # LlamaParse job id -> the ledger entry of its upload
         self._lock = threading.Lock()
 
+    @property
+    def capped(self) -> bool:
+        return self.cap is not None or self.monthly_cap is not None
+
     def reserve(
-        self, test_id: str, request: RecordedRequest, recorded_cost: float | None = None
+        self,
+        test_id: str,
+        request: RecordedRequest,
+        recorded_cost: float | None = None,
+        *,
+        shown: str | None = None,
     ) -> Reservation:
-        priced = estimate_request(self.catalogue, self.prices, request, recorded_cost)
+        """Price ``request`` (exactly as it will be sent) and reserve its worst case.
+
+        ``shown`` is how the request appears in the ledger and in messages: the redacted form,
+        since the ledger and the terminal are written too."""
+        shown = shown or request.describe()
+        priced = estimate_request(self.catalogue, self.prices, request, recorded_cost, shown)
         estimate = priced.estimate
         entry = new_entry(
-            self.run_id,
-            test_id,
-            priced.service,
-            priced.endpoint,
-            request.describe(),
-            estimate.usd,
-            estimate.basis,
+            self.run_id, test_id, priced.service, priced.endpoint, shown, estimate.usd, estimate.basis
         )
+        if priced.unpriced and self.capped:
+            entry = replace(entry, basis="refused: unpriced endpoint under a cap")
+            self.ledger.reserve(replace(entry, state=REFUSED), None, None)
+            raise BudgetExceeded(
+                f"{test_id}: refused before sending {shown}: {priced.service} bills for its API, but "
+                f"its cost rule does not price {priced.endpoint}, so no worst case can be reserved "
+                "under the cap. Nothing was sent. Price it: add a Route and cost to the service's "
+                "profile (see README, 'Budget'), or record this test without a cap "
+                "against the sandbox."
+            )
         refusal = self.ledger.reserve(entry, self.cap, self.monthly_cap)
         if refusal is not None:
             raise BudgetExceeded(
-                self._refusal_message(test_id, request, estimate, refusal.remaining, refusal.scope)
+                self._refusal_message(test_id, shown, estimate, refusal.remaining, refusal.scope)
             )
         return Reservation(entry, priced)
 
     def _refusal_message(
-        self, test_id: str, request: RecordedRequest, estimate: Estimate, remaining: float, scope: str
+        self, test_id: str, shown: str, estimate: Estimate, remaining: float, scope: str
     ) -> str:
         if scope == "exhausted":
             why = "an earlier request in this run was already refused, so this run records nothing more"
@@ -103,7 +139,7 @@ class Budget:
             label = "this run's" if scope == "run" else "this month's"
             why = f"it does not fit in {label} cap of ${cap:.4f}: ${max(remaining, 0):.6f} left"
         return (
-            f"{test_id}: refused before sending {request.describe()}: "
+            f"{test_id}: refused before sending {shown}: "
             f"worst-case estimate ${estimate.usd:.6f} ({estimate.basis}); {why}. "
             "Nothing was sent and the cassette was left as it was. Raise the cap (--budget-usd / BUDGET=) "
             "or record fewer tests; `contracttape record --plan` shows what a run costs."

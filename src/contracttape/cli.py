@@ -11,7 +11,7 @@ import click
 
 from contracttape import contracts as contract_files
 from contracttape.cassettes import write_atomic
-from contracttape.config import RecordMode, Target
+from contracttape.config import RecordMode, Target, parse_usd
 from contracttape.errors import ContractTapeError
 from contracttape.openapi import document
 from contracttape.scan import ALLOWLIST_FILE, load_allowlist, pattern_count, scan_paths
@@ -19,6 +19,18 @@ from contracttape.settings import Settings, load_settings
 
 DEFAULT_SUITE = "tests/integration"
 DEFAULT_SCAN_PATHS = ("cassettes", "contracts", "reports", ".contracttape")
+
+
+class USD(click.ParamType):  # type: ignore[type-arg]
+    name = "usd"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_usd(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def _pytest(args: list[str]) -> int:
@@ -41,7 +53,7 @@ def main() -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--target", type=click.Choice([t.value for t in Target]), default=Target.SANDBOX.value)
-@click.option("--budget-usd", type=float, default=None, help="Spend cap for this run (USD).")
+@click.option("--budget-usd", type=USD(), default=None, help="Spend cap for this run (USD).")
 @click.option(
     "--mode",
     type=click.Choice([m.value for m in RecordMode if m.records]),
@@ -52,7 +64,7 @@ def main() -> None:
 @click.option(
     "--plan", is_flag=True, help="Print what re-recording would cost, from the cassettes; send nothing."
 )
-@click.option("--monthly-cap", type=float, default=None, help="Spend cap per calendar month (USD).")
+@click.option("--monthly-cap", type=USD(), default=None, help="Spend cap per calendar month (USD).")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def record(
     target: str,
@@ -262,11 +274,16 @@ def budget() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def budget_report(run: str | None, ledger: str | None, as_json: bool) -> None:
     """Spend by run, service, endpoint and test."""
-    from contracttape.ledger import open_ledger
+    from contracttape.ledger import open_ledger, release_orphans
     from contracttape.report import report, report_lines
 
     settings = _settings()
-    data = report(open_ledger(ledger or settings.ledger, settings.root).entries(run))
+    try:
+        entries = open_ledger(ledger or settings.ledger, settings.root).entries(run)
+    except ContractTapeError as exc:
+        raise click.ClickException(str(exc)) from None
+    release_orphans(entries)  # shown as released even before the next run sweeps them
+    data = report(entries)
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:

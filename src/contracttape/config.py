@@ -7,6 +7,7 @@ the ``contracttape_config`` fixture > defaults. ``merge`` implements it; nothing
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -91,6 +92,18 @@ def parse_record_mode(value: object, where: str) -> RecordMode:
     except ValueError:
         choices = ", ".join(m.value for m in RecordMode)
         raise ConfigError(f"{where}: record mode {value!r} is not one of {choices}") from None
+
+
+def parse_usd(text: str) -> float:
+    """A spend cap: a finite, non-negative amount of US dollars (``0.50``). Raises ``ValueError``
+    with the reason, which pytest and click both show as a usage error."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not an amount of USD (e.g. 0.50)") from None
+    if math.isnan(value) or math.isinf(value) or value < 0:
+        raise ValueError(f"{text!r} is not a usable cap: give a finite amount >= 0 (e.g. 0.50)")
+    return value
 
 
 def merge(*levels: TapeOptions) -> TapeOptions:

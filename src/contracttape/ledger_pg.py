@@ -10,7 +10,7 @@ from dataclasses import asdict, fields, replace
 from typing import Any
 
 from contracttape.errors import ConfigError
-from contracttape.ledger import REFUSED, SETTLED, Entry, Refusal, decide
+from contracttape.ledger import REFUSED, SETTLED, Entry, Refusal, decide, release_orphans
 
 LOCK_KEY = 7_424_001  # pg_advisory_xact_lock key for contracttape's ledger
 COLUMNS = [f.name for f in fields(Entry)]
@@ -20,14 +20,17 @@ SETTLE = (
     "basis = coalesce(nullif(%s, ''), basis) where id = %s"
 )
 
-DDL = """
+DDL = (
+    """
 create table if not exists contracttape_ledger (
     id text primary key, run text not null, month text not null, test text not null,
     service text not null, endpoint text not null, request text not null,
     estimate double precision not null, actual double precision, state text not null,
-    at text not null, basis text not null default ''
+    at text not null, basis text not null default '', owner text not null default ''
 )
-"""
+""",
+    "alter table contracttape_ledger add column if not exists owner text not null default ''",
+)
 
 
 class PostgresLedger:
@@ -42,10 +45,18 @@ class PostgresLedger:
         self.url = url
         with self._connect() as conn:
             conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))  # concurrent first runs
-            conn.execute(DDL)
+            for statement in DDL:
+                conn.execute(statement)
 
     def _connect(self) -> Any:
-        return self._psycopg.connect(self.url, autocommit=False)
+        try:
+            return self._psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+        except self._psycopg.Error as exc:
+            where = self.url.split("@")[-1]  # never the password
+            raise ConfigError(
+                f"the PostgreSQL ledger at {where} cannot be reached ({type(exc).__name__}); "
+                "start it, fix --ledger / [tool.contracttape] ledger, or use a file ledger"
+            ) from exc
 
     def _all(self, cur: Any, where: str = "", args: tuple[Any, ...] = ()) -> list[Entry]:
         cur.execute(f"select {', '.join(COLUMNS)} from contracttape_ledger {where} order by at, id", args)
@@ -55,6 +66,12 @@ class PostgresLedger:
         with self._connect() as conn, conn.cursor() as cur:
             cur.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             existing = self._all(cur, "where run = %s or month = %s", (entry.run, entry.month))
+            for position in release_orphans(existing):
+                orphan = existing[position]
+                cur.execute(
+                    "update contracttape_ledger set state = %s, basis = %s where id = %s",
+                    (orphan.state, orphan.basis, orphan.id),
+                )
             refusal = decide(existing, entry, cap, monthly_cap)
             row = asdict(replace(entry, state=REFUSED) if refusal else entry)
             cur.execute(INSERT, [row[c] for c in COLUMNS])

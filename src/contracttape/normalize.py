@@ -178,7 +178,7 @@ class Normaliser:
     # -- values ---------------------------------------------------------------------------
 
     def _json(self, value: Any) -> Any:
-        return map_json(value, self._json_leaf)
+        return map_json(self.redactor.named_values(value), self._json_leaf)
 
     def _json_leaf(self, key: str | None, value: Any) -> Any:
         if key in VOLATILE_BODY_KEYS and isinstance(value, str) and value:
@@ -264,6 +264,17 @@ class Normaliser:
                 value = self.redactor.uri(self.rename_origins(value))
             out.append((name, value))
         return tuple(out)
+
+    def as_sent(self, request: RecordedRequest) -> RecordedRequest:
+        """The request as the service receives it, under its logical origin: for pricing.
+
+        Nothing is redacted or pinned (a secret-shaped string in a prompt is billed as sent)."""
+        return RecordedRequest(
+            method=request.method.upper(),
+            uri=self.rename_origins(request.uri),
+            headers=request.headers,
+            body=decode_body(request.body, request.headers),
+        )
 
     def for_disk(self, interaction: Interaction) -> Interaction:
         return Interaction(

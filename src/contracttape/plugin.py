@@ -6,6 +6,7 @@ Precedence of per-test options (one chain, ``config.merge``): command line >
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import uuid
@@ -20,7 +21,15 @@ import pytest
 from contracttape import _offline
 from contracttape.budget import Budget
 from contracttape.cassettes import CassetteCache, cassette_path
-from contracttape.config import DEFAULTS, RecordMode, TapeOptions, Target, merge, parse_record_mode
+from contracttape.config import (
+    DEFAULTS,
+    RecordMode,
+    TapeOptions,
+    Target,
+    merge,
+    parse_record_mode,
+    parse_usd,
+)
 from contracttape.contracts import ContractBook
 from contracttape.errors import ConfigError, ContractTapeError
 from contracttape.ledger import open_ledger
@@ -65,6 +74,13 @@ SESSION = pytest.StashKey[TapeSession]()
 REPORTED = pytest.StashKey[set[str]]()
 
 
+def _usd(text: str) -> float:
+    try:
+        return parse_usd(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("contracttape", "contracttape record/replay")
     shared(
@@ -81,10 +97,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Where record/drift traffic goes: the local sandbox (default) or the live services.",
     )
     group.addoption(
-        "--budget-usd", type=float, default=None, help="Spend cap for this record/drift run, in USD."
+        "--budget-usd", type=_usd, default=None, help="Spend cap for this record/drift run, in USD."
     )
     group.addoption(
-        "--monthly-cap", type=float, default=None, help="Spend cap per calendar month, across runs (USD)."
+        "--monthly-cap", type=_usd, default=None, help="Spend cap per calendar month, across runs (USD)."
     )
     group.addoption(
         "--ledger",

@@ -77,6 +77,12 @@ class PriceBook:
             )
         return float(value)
 
+    def table(self, *path: str) -> dict[str, Any]:
+        value = self._get(*path)
+        if not isinstance(value, dict):
+            raise PricingError(f"{'.'.join(path)} in {self.source} must be a mapping, not {value!r}")
+        return value
+
     def text(self, *path: str) -> str:
         return str(self._get(*path))
 

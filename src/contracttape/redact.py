@@ -217,7 +217,24 @@ class Redactor:
 
     def json_value(self, value: Any) -> Any:
         """Walk parsed JSON: secret-named keys are replaced whole, other strings scanned."""
-        return map_json(value, self.json_leaf)
+        return map_json(self.named_values(value), self.json_leaf)
+
+    def named_values(self, value: Any) -> Any:
+        """``{"name": "DB_PASSWORD", "value": ...}`` (form echoes, env lists, tags): the value of
+        an object that names a secret is redacted as if the name were its key."""
+        if isinstance(value, list):
+            return [self.named_values(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        out = {k: self.named_values(v) for k, v in value.items()}
+        lowered = {k.lower(): k for k in out if isinstance(k, str)}
+        label = next((out[lowered[n]] for n in ("name", "key") if n in lowered), None)
+        holder = lowered.get("value")
+        if isinstance(label, str) and holder is not None and self.secret_key(label):
+            inner = out[holder]
+            if isinstance(inner, str) and inner and not is_placeholder_value(inner):
+                out[holder] = placeholder(label)
+        return out
 
     def json_leaf(self, key: str | None, value: Any) -> Any:
         """One JSON scalar, given the key it sits under (a list's items share the list's key)."""

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from contracttape.ledger import REFUSED, Entry
+from contracttape.ledger import ORPHANED, REFUSED, RESERVED, Entry
 
 
 def totals(entries: Iterable[Entry], key: str) -> dict[str, float]:
@@ -41,9 +41,19 @@ def spend_summary(entries: Sequence[Entry], cap: float | None, run_id: str) -> l
     return lines
 
 
+def _held(entries: Iterable[Entry], state: str) -> dict[str, Any]:
+    chosen = [e for e in entries if e.state == state]
+    return {"entries": len(chosen), "estimate_usd": round(sum(e.estimate for e in chosen), 9)}
+
+
 def report(entries: Sequence[Entry]) -> dict[str, Any]:
+    """Spend (settled actuals plus reservations still held) and, apart, what is not spend:
+    reservations released because their process died (orphaned), and refusals."""
     return {
         "total_usd": round(sum(e.amount for e in entries), 9),
+        "settled_usd": round(sum(e.amount for e in entries if e.state not in (RESERVED,)), 9),
+        "reserved": _held(entries, RESERVED),
+        "orphaned": _held(entries, ORPHANED),
         "by_run": totals(entries, "run"),
         "by_service": totals(entries, "service"),
         "by_endpoint": totals(entries, "endpoint"),
@@ -61,6 +71,17 @@ def report_lines(data: dict[str, Any]) -> list[str]:
         lines += [
             f"  {k:<{width}}  ${v:.6f}" for k, v in sorted(data[section].items(), key=lambda kv: -kv[1])
         ]
+    held, orphaned = data["reserved"], data["orphaned"]
+    if held["entries"]:
+        lines.append(
+            f"reserved, in flight (counted as spend until settled): {held['entries']} entries, "
+            f"${held['estimate_usd']:.6f}"
+        )
+    if orphaned["entries"]:
+        lines.append(
+            f"orphaned reservations, released (their process ended before settling; not spend): "
+            f"{orphaned['entries']} entries, ${orphaned['estimate_usd']:.6f} estimated"
+        )
     if data["refused"]:
         lines.append("refused (not re-recorded): " + ", ".join(data["refused"]))
     return lines

@@ -150,15 +150,30 @@ def scan_structure(text: str, path: Path) -> Iterator[Finding]:
             yield _finding(path, number, "secret-field", value)
 
 
+def _json_or_none(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _pairs(node: object, key: str = "") -> Iterator[tuple[str, str]]:
     if isinstance(node, dict):
+        lowered = {str(k).lower(): v for k, v in node.items()}
+        label = lowered.get("name", lowered.get("key"))
+        if isinstance(label, str) and isinstance(lowered.get("value"), str):
+            yield label, lowered["value"]  # {"name": "DB_PASSWORD", "value": ...}
         for k, v in node.items():
             yield from _pairs(v, str(k))
     elif isinstance(node, list):
         for item in node:
             yield from _pairs(item, key)
-    elif isinstance(node, str) and key:
-        yield key, node
+    elif isinstance(node, str):
+        stripped = node.strip()
+        if stripped[:1] in ("{", "[") and len(stripped) < 5_000_000:  # a JSON body held in a string
+            yield from _pairs(_json_or_none(stripped), key)
+        if key:
+            yield key, node
 
 
 def scan_document(text: str, path: Path) -> list[Finding]:

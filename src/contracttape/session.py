@@ -35,15 +35,16 @@ from contracttape.errors import (
 from contracttape.index import InteractionIndex
 from contracttape.matching import RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
-from contracttape.normalize import Normaliser
+from contracttape.normalize import Normaliser, decode_body
 from contracttape.pricing import PricingError
 from contracttape.provenance import provenance
 
 
 @dataclass(frozen=True)
 class Prepared:
-    request: RecordedRequest  # normalised: secrets redacted, volatile values pinned
+    request: RecordedRequest  # normalised: secrets redacted, volatile values pinned (stored, shown)
     shape: RequestShape
+    sent: RecordedRequest  # what goes on the wire (origins renamed, body decoded): what is priced
 
 
 class TapeSession:
@@ -105,7 +106,7 @@ class TapeSession:
     def prepare(self, request: RecordedRequest) -> Prepared:
         """A request normalised as it would be stored, and its shape (the index key), once."""
         normalised = self.normaliser.request(request)
-        return Prepared(normalised, RequestShape.of(normalised))
+        return Prepared(normalised, RequestShape.of(normalised), self.normaliser.as_sent(request))
 
     def can_play(self, shape: RequestShape) -> bool:
         if self.replaying:
@@ -131,8 +132,12 @@ class TapeSession:
         if self.budget is None:
             return None
         try:
+            # price what will be sent, never the redacted form that will be stored
             return self.budget.reserve(
-                self.test_id, prepared.request, self.index.recorded_cost(prepared.shape)
+                self.test_id,
+                prepared.sent,
+                self.index.recorded_cost(prepared.shape),
+                shown=prepared.request.describe(),
             )
         except (BudgetExceeded, PricingError) as refused:
             with self._lock:
@@ -144,7 +149,9 @@ class TapeSession:
     ) -> None:
         stored = self.normaliser.for_disk(Interaction(request, response))
         if self.budget is not None and reservation is not None:
-            cost = self.budget.settle(reservation, request, response)
+            sent = self.normaliser.as_sent(request)
+            received = response.with_(body=decode_body(response.body, response.headers))
+            cost = self.budget.settle(reservation, sent, received)
             extra = {"cost_basis": cost.basis, **({"cost_units": cost.units} if cost.units else {})}
             stored = replace(stored, cost_usd=round(cost.usd, 9), extra=tuple(sorted(extra.items())))
         with self._lock:

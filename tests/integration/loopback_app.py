@@ -150,6 +150,19 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
             }
         )
 
+    async def unpriced(request: Request) -> Response:
+        """An OpenAI endpoint no cost rule prices, reporting heavy usage (Responses API shape)."""
+        state.attempts["unpriced"] += 1
+        body = await request.json()
+        return JSONResponse(
+            {
+                "id": "resp_1",
+                "object": "response",
+                "model": body.get("model"),
+                "usage": {"input_tokens": 400_000, "output_tokens": 100_000, "total_tokens": 500_000},
+            }
+        )
+
     async def mirror(request: Request) -> Response:
         """Answers with the request's own body, content type and ``x-mirror-<name>`` headers, so
         one planted secret crosses the engine in both directions."""
@@ -178,10 +191,12 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
         Route("/auth/token", token, methods=["POST"]),
         Route("/auth/me", me, methods=["GET"]),
         Route("/mirror", mirror, methods=["POST"]),
+        Route("/v1/responses", unpriced, methods=["POST"]),
+        Route("/v1/completions", unpriced, methods=["POST"]),
     ]
     return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=200)])
 
 
-def LoopbackServer() -> ServerThread:
+def LoopbackServer(state: LoopbackState | None = None) -> ServerThread:
     """The app on 127.0.0.1, on a free port, in a background thread."""
-    return ServerThread(build_app(), "loopback")
+    return ServerThread(build_app(state), "loopback")

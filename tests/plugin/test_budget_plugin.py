@@ -108,3 +108,12 @@ def test_chat(contracttape_env):
         ["*PricingError: no price for 'gpt-4o-mini-unpriced' under openai.chat in *prices.yaml*"]
     )
     assert not (pytester.path / "cassettes").exists()
+
+
+@pytest.mark.parametrize("cap", ["-1", "nan", "inf"])
+@pytest.mark.parametrize("option", ["--budget-usd", "--monthly-cap"])
+def test_an_unusable_cap_is_a_usage_error(pytester: pytest.Pytester, option: str, cap: str) -> None:
+    pytester.makepyfile(test_nothing="def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess(f"{option}={cap}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*argument {option}: '{cap}' is not a usable cap*"])

@@ -64,3 +64,31 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     missing = runner.invoke(main, ["scan", str(tmp_path / "nope")])
     assert missing.exit_code == 2
     assert "no such file" in missing.output
+
+
+def test_default_paths_include_the_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".contracttape").mkdir()
+    (tmp_path / ".contracttape" / "ledger.json").write_text(
+        '{"request": "GET https://h/x?password=' + "Zq81" * 5 + '"}'
+    )
+    result = CliRunner().invoke(main, ["scan"])
+    assert result.exit_code == 1
+    assert ".contracttape/ledger.json:1: secret-field" in result.output
+
+
+def test_the_allowlist_silences_a_fingerprint_with_a_reason(tmp_path: Path) -> None:
+    leak = tmp_path / "c.yaml"
+    leak.write_text("k: " + EXAMPLES["openai-key"] + "\n")
+    runner = CliRunner()
+    first = runner.invoke(main, ["scan", str(leak), "--allowlist", str(tmp_path / "none.toml")])
+    assert first.exit_code == 1
+    fingerprint = first.output.split("[fingerprint ")[1].split("]")[0]
+    allow = tmp_path / "allow.toml"
+    allow.write_text(f'[[allow]]\nfingerprint = "{fingerprint}"\nreason = "a documented test key"\n')
+    assert runner.invoke(main, ["scan", str(leak), "--allowlist", str(allow)]).exit_code == 0
+    allow.write_text(f'[[allow]]\nfingerprint = "{fingerprint}"\n')
+    bad = runner.invoke(main, ["scan", str(leak), "--allowlist", str(allow)])
+    assert bad.exit_code == 2
+    assert "needs a 'fingerprint'" in bad.output
+    assert "and a 'reason'" in bad.output

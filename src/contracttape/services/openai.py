@@ -74,7 +74,24 @@ class OpenAICosts:
                 + tokens_out * prices.number(*price, "output_per_1m")
             ) / 1e6
             return Estimate(usd, f"{tokens_in:.0f} input + {tokens_out:.0f} output tokens of {model}")
-        return FREE
+        if request.method in ("GET", "HEAD"):
+            return FREE  # listing models, reading back a stored object: not billed
+        return None  # /v1/responses, /v1/completions, audio, images...: unpriced
+
+    def _usage_cost(self, model: str, usage: Mapping[str, Any], prices: PriceBook, what: str) -> Cost:
+        """Tokens the answer reports, at the model's chat price (or the dearest known one)."""
+        tokens_in = float(usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0)
+        tokens_out = float(usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0)
+        table = prices.table("openai", "chat")
+        known = table.get(model)
+        price = known if isinstance(known, Mapping) else _dearest(table)
+        usd = (tokens_in * float(price["input_per_1m"]) + tokens_out * float(price["output_per_1m"])) / 1e6
+        basis = (
+            f"{what} of {model}"
+            if known
+            else f"{what} of {model}, at the dearest chat price (unpriced model)"
+        )
+        return Cost(usd, {"input_tokens": tokens_in, "output_tokens": tokens_out}, basis)
 
     def actual(self, request: RecordedRequest, response: RecordedResponse, prices: PriceBook) -> Cost:
         if response.status >= 400:
@@ -111,7 +128,31 @@ class OpenAICosts:
                 + tokens_out * prices.number(*price, "output_per_1m")
             ) / 1e6
             return Cost(usd, {"input_tokens": tokens_in, "output_tokens": tokens_out}, f"usage of {model}")
-        return Cost(0.0)
+        reported = _reported_usage(response)
+        if reported is not None:
+            return self._usage_cost(model, reported, prices, f"usage reported by {request.path}")
+        return Cost(0.0, basis="no usage reported")
+
+
+def _dearest(table: Mapping[str, Any]) -> Mapping[str, Any]:
+    rows = [row for row in table.values() if isinstance(row, Mapping) and "output_per_1m" in row]
+    return max(rows, key=lambda row: (float(row["output_per_1m"]), float(row["input_per_1m"])))
+
+
+def _reported_usage(response: RecordedResponse) -> Mapping[str, Any] | None:
+    """``usage`` as any OpenAI endpoint reports it: top level, under ``response`` (the
+    Responses API), or in the last stream event that carries one."""
+    bodies: list[Any] = [json_of(response.body)]
+    if (response.header("content-type") or "").startswith("text/event-stream"):
+        bodies = list(reversed(sse_events(response.body)))
+    for body in bodies:
+        if not isinstance(body, dict):
+            continue
+        for holder in (body, body.get("response")):
+            if isinstance(holder, dict) and isinstance(holder.get("usage"), dict):
+                usage: Mapping[str, Any] = holder["usage"]
+                return usage
+    return None
 
 
 OPENAI = ServiceProfile(

@@ -1,0 +1,223 @@
+"""The cap, attacked: every way found to spend past it is refused before anything is sent.
+
+- the estimate is computed on what is sent, not on the redacted form that is stored;
+- an endpoint of a billing service that its cost rule does not price is refused under a cap,
+  and, without a cap, settled from the usage its answer reports;
+- a run killed between reserving and settling leaks nothing (its reservations are orphaned);
+- a cap that is negative, NaN or infinite is a usage error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+import os
+import random
+import signal
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from contracttape import RecordMode, TapeSession
+from contracttape.budget import Budget
+from contracttape.cli import main
+from contracttape.config import parse_usd
+from contracttape.errors import BudgetExceeded
+from contracttape.ledger import ORPHANED, RESERVED, SETTLED, FileLedger, new_entry, owner_alive
+from contracttape.normalize import Normaliser
+from contracttape.pricing import PriceBook
+from contracttape.services import default_catalogue
+from tests.integration.loopback_app import LoopbackServer, LoopbackState
+
+OPENAI = "https://api.openai.com"
+
+
+@pytest.fixture(scope="module")
+def openai_stand_in() -> Iterator[tuple[str, LoopbackState]]:
+    """The loopback app, recorded as if it were api.openai.com (so OpenAI's cost rule applies)."""
+    state = LoopbackState()
+    with LoopbackServer(state) as server:
+        yield server.url, state
+
+
+def budget(tmp_path: Path, cap: float | None = None, monthly: float | None = None) -> Budget:
+    return Budget(
+        ledger=FileLedger(tmp_path / "ledger.json"),
+        run_id="run",
+        prices=PriceBook.load(),
+        catalogue=default_catalogue(),
+        cap=cap,
+        monthly_cap=monthly,
+    )
+
+
+def session(tmp_path: Path, url: str, spend: Budget) -> TapeSession:
+    return TapeSession(
+        tmp_path / "cassette.yaml",
+        mode=RecordMode.REWRITE,
+        test_id="t::attack",
+        normaliser=Normaliser(origins={url: OPENAI}),
+        budget=spend,
+        contracts=None,
+    )
+
+
+def long_prompt(words: int, seed: int = 1) -> str:
+    rng = random.Random(seed)
+    return " ".join("".join(rng.choice("abcdefghij0123456789") for _ in range(6)) for _ in range(words))
+
+
+# -- the estimate prices what is sent ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        pytest.param(lambda text: "sk-" + "Zx9" + text.replace(" ", "-"), id="key-shaped-prompt"),
+        pytest.param(lambda text: json.dumps({"password": text}), id="json-secret-in-prompt"),
+        pytest.param(lambda text: "Authorization: Bearer " + text.replace(" ", "."), id="bearer-prompt"),
+        pytest.param(lambda text: "password=" + text.replace(" ", "_"), id="pair-prompt"),
+    ],
+)
+def test_a_prompt_that_redacts_small_is_priced_as_sent(
+    tmp_path: Path, openai_stand_in: tuple[str, LoopbackState], plant: object
+) -> None:
+    url, state = openai_stand_in
+    prompt = plant(long_prompt(6000))  # type: ignore[operator]
+    spend = budget(tmp_path, cap=0.01)
+    before = sum(state.attempts.values())
+    body = {"model": "gpt-4o", "max_tokens": 1, "messages": [{"role": "user", "content": prompt}]}
+    with (
+        session(tmp_path, url, spend) as tape,
+        httpx.Client(base_url=url) as client,
+        pytest.raises(BudgetExceeded, match="worst-case estimate"),
+    ):
+        client.post("/v1/chat/completions", json=body)
+    assert sum(state.attempts.values()) == before, "the request reached the server"
+    assert tape.refusals
+    (entry,) = spend.ledger.entries()
+    assert entry.estimate > 0.01  # priced on ~6,000 words of prompt, not on a placeholder
+
+
+# -- endpoints the cost rule does not price -------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/responses", "/v1/completions"])
+def test_an_unpriced_endpoint_is_refused_under_a_cap(
+    tmp_path: Path, openai_stand_in: tuple[str, LoopbackState], path: str
+) -> None:
+    url, state = openai_stand_in
+    before = state.attempts["unpriced"]
+    with (
+        session(tmp_path, url, budget(tmp_path, cap=5.0)),
+        httpx.Client(base_url=url) as client,
+        pytest.raises(BudgetExceeded) as info,
+    ):
+        client.post(path, json={"model": "gpt-4o", "input": "hi"})
+    assert state.attempts["unpriced"] == before
+    message = str(info.value)
+    assert f"does not price POST {path}" in message
+    assert "Price it: add a Route and cost" in message
+
+
+@pytest.mark.parametrize("path", ["/v1/responses", "/v1/completions"])
+def test_an_unpriced_endpoint_without_a_cap_is_settled_from_reported_usage(
+    tmp_path: Path, openai_stand_in: tuple[str, LoopbackState], path: str
+) -> None:
+    url, _state = openai_stand_in
+    spend = budget(tmp_path)
+    with session(tmp_path, url, spend), httpx.Client(base_url=url) as client:
+        client.post(path, json={"model": "gpt-4o", "input": "hi"})
+    (entry,) = spend.ledger.entries()
+    assert entry.state == SETTLED
+    assert entry.actual == pytest.approx((400_000 * 2.50 + 100_000 * 10.00) / 1e6)  # gpt-4o prices
+    assert "usage reported" in entry.basis
+
+
+def test_reading_back_is_free_but_writing_is_not() -> None:
+    rule = default_catalogue().profile("openai").costs  # type: ignore[union-attr]
+    prices = PriceBook.load()
+    from contracttape.model import RecordedRequest
+
+    assert rule.estimate(RecordedRequest("GET", f"{OPENAI}/v1/responses/resp_1"), prices).usd == 0.0  # type: ignore[union-attr]
+    assert rule.estimate(RecordedRequest("POST", f"{OPENAI}/v1/audio/speech"), prices) is None  # type: ignore[union-attr]
+
+
+# -- a killed run ------------------------------------------------------------------------------
+
+
+def _reserve_then_die(location: str, count: int) -> None:
+    ledger = FileLedger(Path(location))
+    for i in range(count):
+        ledger.reserve(
+            new_entry("killed-run", f"t::{i}", "openai", "POST /x", "POST /x", 0.0025, "e"), None, 1.0
+        )
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_run_leaks_no_reservation(tmp_path: Path) -> None:
+    location = tmp_path / "ledger.json"
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=_reserve_then_die, args=(str(location), 13))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    ledger = FileLedger(location)
+    assert [e.state for e in ledger.entries()] == [RESERVED] * 13  # what kill -9 leaves
+    # $0.0325 was reserved by the dead run; with a $0.02 monthly cap the new run still fits
+    fresh = new_entry("next-run", "t::n", "openai", "POST /x", "POST /x", 0.015, "e")
+    assert ledger.reserve(fresh, None, 0.02) is None
+    states = [e.state for e in ledger.entries()]
+    assert states == [ORPHANED] * 13 + [RESERVED]
+    # the report shows them apart from spend
+    result = CliRunner().invoke(main, ["budget", "report", "--ledger", str(location), "--json"])
+    data = json.loads(result.output)
+    assert data["orphaned"] == {"entries": 13, "estimate_usd": pytest.approx(0.0325)}
+    assert data["total_usd"] == pytest.approx(0.015)  # the live reservation only
+
+
+def test_a_report_before_the_next_run_already_shows_orphans(tmp_path: Path) -> None:
+    location = tmp_path / "ledger.json"
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=_reserve_then_die, args=(str(location), 2))
+    child.start()
+    child.join(60)
+    result = CliRunner().invoke(main, ["budget", "report", "--ledger", str(location)])
+    assert result.exit_code == 0, result.output
+    assert "total spend: $0.000000" in result.output
+    assert "orphaned reservations, released" in result.output
+
+
+def test_live_owners_keep_their_reservations_and_foreign_ones_have_a_lease() -> None:
+    mine = new_entry("r", "t", "s", "e", "r", 0.1, "b")
+    assert owner_alive(mine)
+    now = dt.datetime.now(dt.UTC)
+    foreign = replace(mine, owner="elsewhere:abcd:1:1")
+    assert owner_alive(replace(foreign, at=(now - dt.timedelta(minutes=5)).isoformat()))
+    assert not owner_alive(replace(foreign, at=(now - dt.timedelta(hours=2)).isoformat()))
+    reused_pid = replace(mine, owner=mine.owner.rsplit(":", 1)[0] + ":1")  # same pid, other start time
+    assert not owner_alive(reused_pid)
+
+
+# -- caps that are not amounts ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["-1", "nan", "NaN", "inf", "-inf", "abc", "", "1e400", "-0.01"])
+def test_unusable_caps_are_usage_errors(text: str) -> None:
+    with pytest.raises(ValueError, match="not"):
+        parse_usd(text)
+    for option in ("--budget-usd", "--monthly-cap"):
+        result = CliRunner().invoke(main, ["record", option, text])
+        assert result.exit_code == 2
+        assert f"Invalid value for '{option}'" in result.output
+        assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0.0), ("0.50", 0.5), ("12", 12.0)])
+def test_usable_caps(text: str, value: float) -> None:
+    assert parse_usd(text) == value
