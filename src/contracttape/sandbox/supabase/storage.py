@@ -20,6 +20,7 @@ from starlette.routing import Route
 from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.errors import storage_error
+from contracttape.sandbox.supabase.keys import bucket_dir, bucket_name, keys_in, object_file, object_key
 from contracttape.sandbox.supabase.tokens import InvalidToken
 
 SIGNED_UPLOAD_SECONDS = 7200
@@ -104,10 +105,12 @@ class StorageService:
         return storage_error(400, "InvalidRequest", "invalid_request", exc.diag.message_primary or str(exc))
 
     def _file(self, bucket: str, name: str) -> Path:
-        target = (self.root / bucket / name).resolve()
-        if not str(target).startswith(str(self.root.resolve()) + "/"):
-            raise storage_error(400, "InvalidKey", "invalid_key", f"Invalid key: {name}")
-        return target
+        return object_file(self.root, bucket, name)
+
+    @staticmethod
+    def _target(request: Request) -> tuple[str, str]:
+        """The (bucket, key) a route names, both validated as real storage does."""
+        return bucket_name(request.path_params["bucket"]), object_key(request.path_params["path"])
 
     async def _json(self, request: Request) -> dict[str, Any]:
         try:
@@ -119,6 +122,7 @@ class StorageService:
         return body
 
     def _bucket(self, bucket: str) -> dict[str, Any]:
+        bucket_name(bucket)
         with self.project.db.admin() as cur:
             cur.execute("select * from storage.buckets where id = %s", (bucket,))
             row = cur.fetchone()
@@ -224,9 +228,7 @@ class StorageService:
     async def create_bucket(self, request: Request) -> Response:
         role, claims = self._caller(request)
         body = await self._json(request)
-        bucket = body.get("id") or body.get("name")
-        if not isinstance(bucket, str) or not bucket:
-            raise storage_error(400, "InvalidBucketName", "invalid_bucket_name", "Bucket name invalid")
+        bucket = bucket_name(body.get("id") or body.get("name"))
         if role != "service_role":
             raise storage_error(
                 403, "AccessDenied", "Unauthorized", "new row violates row-level security policy"
@@ -255,7 +257,10 @@ class StorageService:
     async def get_bucket(self, request: Request) -> Response:
         role, claims = self._caller(request)
         rows = self._sql(
-            role, claims, "select * from storage.buckets where id = %s", (request.path_params["id"],)
+            role,
+            claims,
+            "select * from storage.buckets where id = %s",
+            (bucket_name(request.path_params["id"]),),
         )
         if not rows:
             raise _no_bucket()
@@ -273,7 +278,7 @@ class StorageService:
                 body.get("public"),
                 body.get("file_size_limit"),
                 body.get("allowed_mime_types"),
-                request.path_params["id"],
+                bucket_name(request.path_params["id"]),
             ),
         )
         if not rows:
@@ -308,14 +313,14 @@ class StorageService:
             raise storage_error(
                 403, "AccessDenied", "Unauthorized", "new row violates row-level security policy"
             )
-        shutil.rmtree(self.root / bucket, ignore_errors=True)
+        shutil.rmtree(bucket_dir(self.root, bucket), ignore_errors=True)
         return JSONResponse({"message": "Successfully deleted"})
 
     # -- objects ------------------------------------------------------------------------------------------
 
     async def upload(self, request: Request) -> Response:
         role, claims = self._caller(request)
-        bucket, name = request.path_params["bucket"], request.path_params["path"]
+        bucket, name = self._target(request)
         data, mime = await self._content(request, self._bucket(bucket))
         upsert = request.headers.get("x-upsert", "false").lower() == "true"
         return JSONResponse(
@@ -324,11 +329,11 @@ class StorageService:
 
     async def download(self, request: Request) -> Response:
         role, claims = self._caller(request)
-        bucket, name = request.path_params["bucket"], request.path_params["path"]
+        bucket, name = self._target(request)
         return self._serve(bucket, name, self._visible(role, claims, bucket, name))
 
     async def public_download(self, request: Request) -> Response:
-        bucket, name = request.path_params["bucket"], request.path_params["path"]
+        bucket, name = self._target(request)
         if not self._bucket(bucket)["public"]:
             raise _not_found()
         return self._serve(
@@ -338,8 +343,11 @@ class StorageService:
     async def list_objects(self, request: Request) -> Response:
         role, claims = self._caller(request)
         body = await self._json(request)
-        bucket = request.path_params["bucket"]
-        prefix = str(body.get("prefix") or "").strip("/")
+        bucket = bucket_name(request.path_params["bucket"])
+        prefix = body.get("prefix") or ""
+        if not isinstance(prefix, str) or "\x00" in prefix:
+            raise storage_error(400, "InvalidRequest", "invalid_request", "body/prefix must be a string")
+        prefix = prefix.strip("/")
         base = f"{prefix}/" if prefix else ""
         rows = self._sql(
             role,
@@ -372,25 +380,30 @@ class StorageService:
                     "last_accessed_at": _iso(row["last_accessed_at"]),
                     "metadata": row["metadata"],
                 }
-        offset, limit = int(body.get("offset") or 0), int(body.get("limit") or 100)
+        offset, limit = _count(body, "offset", 0), _count(body, "limit", 100)
         return JSONResponse(list(entries.values())[offset : offset + limit])
 
     async def remove(self, request: Request) -> Response:
         role, claims = self._caller(request)
-        bucket = request.path_params["bucket"]
+        bucket = bucket_name(request.path_params["bucket"])
         prefixes = (await self._json(request)).get("prefixes") or []
-        if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+        if not isinstance(prefixes, list) or not all(
+            isinstance(p, str) and "\x00" not in p for p in prefixes
+        ):
             raise storage_error(
                 400, "InvalidRequest", "invalid_request", "prefixes must be a list of object names"
             )
-        rows = self._sql(
-            role,
-            claims,
-            "delete from storage.objects where bucket_id = %s and name = any(%s) returning *",
-            (bucket, prefixes),
-        )
-        for row in rows:
-            self._file(bucket, row["name"]).unlink(missing_ok=True)
+        try:
+            with self.project.db.session(role, claims) as cur:
+                cur.execute(
+                    "delete from storage.objects where bucket_id = %s and name = any(%s) returning *",
+                    (bucket, prefixes),
+                )
+                rows = cur.fetchall()
+                for row in rows:  # inside the transaction: a failure deletes nothing
+                    self._file(bucket, row["name"]).unlink(missing_ok=True)
+        except psycopg.Error as exc:
+            raise self._pg_error(exc) from None
         return JSONResponse(
             [{k: _iso(v) if k != "id" and k != "owner" else str(v) for k, v in r.items()} for r in rows]
         )
@@ -398,29 +411,35 @@ class StorageService:
     async def move(self, request: Request) -> Response:
         role, claims = self._caller(request)
         body = await self._json(request)
-        bucket, source, target = body.get("bucketId"), body.get("sourceKey"), body.get("destinationKey")
-        rows = self._sql(
-            role,
-            claims,
-            "update storage.objects set name = %s, updated_at = now() "
-            "where bucket_id = %s and name = %s returning id",
-            (target, bucket, source),
-        )
-        if not rows:
-            raise _not_found()
-        destination = self._file(str(bucket), str(target))
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        self._file(str(bucket), str(source)).replace(destination)
+        bucket = bucket_name(body.get("bucketId"))
+        source, target = keys_in(body, "sourceKey", "destinationKey")
+        if source == target:
+            return JSONResponse({"message": "Successfully moved"})
+        origin, destination = self._file(bucket, source), self._file(bucket, target)
+        try:
+            # one transaction: the row moves (RLS on the old and the new name) and the bytes move,
+            # or neither does
+            with self.project.db.session(role, claims) as cur:
+                cur.execute(
+                    "update storage.objects set name = %s, updated_at = now() "
+                    "where bucket_id = %s and name = %s returning id",
+                    (target, bucket, source),
+                )
+                if cur.fetchone() is None:
+                    raise _not_found()
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                origin.replace(destination)
+        except psycopg.Error as exc:
+            if destination.exists() and not origin.exists():
+                destination.replace(origin)  # the commit failed after the bytes moved: put them back
+            raise self._pg_error(exc) from None
         return JSONResponse({"message": "Successfully moved"})
 
     async def copy(self, request: Request) -> Response:
         role, claims = self._caller(request)
         body = await self._json(request)
-        bucket, source, target = (
-            str(body.get("bucketId")),
-            str(body.get("sourceKey")),
-            str(body.get("destinationKey")),
-        )
+        bucket = bucket_name(body.get("bucketId"))
+        source, target = keys_in(body, "sourceKey", "destinationKey")
         row = self._visible(role, claims, bucket, source)
         data = self._file(bucket, source).read_bytes()
         mime = (row.get("metadata") or {}).get("mimetype", "application/octet-stream")
@@ -452,7 +471,7 @@ class StorageService:
 
     async def sign_upload(self, request: Request) -> Response:
         role, claims = self._caller(request)
-        bucket, name = request.path_params["bucket"], request.path_params["path"]
+        bucket, name = self._target(request)
         self._bucket(bucket)
         try:  # may this caller upload here? the real service runs a test insert and rolls it back
             with self.project.db.session(role, claims) as cur:
@@ -470,7 +489,7 @@ class StorageService:
 
     async def signed_upload(self, request: Request) -> Response:
         claims = self._check_token(request, "upload")
-        bucket, name = request.path_params["bucket"], request.path_params["path"]
+        bucket, name = self._target(request)
         data, mime = await self._content(request, self._bucket(bucket))
         owner = claims.get("owner")
         writer = {"role": "service_role", "sub": owner} if owner else {"role": "service_role"}
@@ -479,7 +498,7 @@ class StorageService:
 
     async def sign_download(self, request: Request) -> Response:
         role, claims = self._caller(request)
-        bucket, name = request.path_params["bucket"], request.path_params["path"]
+        bucket, name = self._target(request)
         body = await self._json(request)
         seconds = self._expires(body)
         self._visible(role, claims, bucket, name)
@@ -488,14 +507,19 @@ class StorageService:
 
     async def sign_many(self, request: Request) -> Response:
         role, claims = self._caller(request)
-        bucket = request.path_params["bucket"]
+        bucket = bucket_name(request.path_params["bucket"])
         body = await self._json(request)
         seconds = self._expires(body)
+        paths = body.get("paths")
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise storage_error(
+                400, "InvalidRequest", "invalid_request", "body/paths must be array of strings"
+            )
         out = []
-        for name in body.get("paths") or []:
+        for name in paths:
             try:
-                self._visible(role, claims, bucket, str(name))
-                token = self._token(bucket, str(name), "download", seconds)
+                self._visible(role, claims, bucket, object_key(name))
+                token = self._token(bucket, name, "download", seconds)
                 out.append(
                     {"error": None, "path": name, "signedURL": f"/object/sign/{bucket}/{name}?token={token}"}
                 )
@@ -511,17 +535,18 @@ class StorageService:
 
     @staticmethod
     def _expires(body: dict[str, Any]) -> int:
+        value = body.get("expiresIn", 0)
         try:
-            seconds = int(body.get("expiresIn", 0))
-        except (TypeError, ValueError):
+            seconds = int(value) if not isinstance(value, bool) else 0
+        except (TypeError, ValueError, OverflowError):  # "abc", {}, Infinity
             seconds = 0
-        if seconds < 1:
+        if seconds < 1 or seconds > 10**9:
             raise storage_error(400, "InvalidRequest", "invalid_request", "body/expiresIn must be >= 1")
         return seconds
 
     async def signed_download(self, request: Request) -> Response:
         self._check_token(request, "download")
-        bucket, name = request.path_params["bucket"], request.path_params["path"]
+        bucket, name = self._target(request)
         return self._serve(
             bucket, name, self._visible("service_role", {"role": "service_role"}, bucket, name)
         )
@@ -529,3 +554,15 @@ class StorageService:
 
 class _Rollback(Exception):
     pass
+
+
+def _count(body: dict[str, Any], name: str, default: int) -> int:
+    """A non-negative integer option of a JSON body (``offset``, ``limit``), or storage's 400."""
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31:
+        raise storage_error(
+            400, "InvalidRequest", "invalid_request", f"body/{name} must be a non-negative integer"
+        )
+    return value
