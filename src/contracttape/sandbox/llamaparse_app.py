@@ -6,7 +6,6 @@ when the credit balance is spent, 429 over a rate limit, and signed webhooks.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -22,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contracttape.sandbox import errors
+from contracttape.sandbox import errors, jsonbody
 from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.pdf import ParseFailure, extract_pages
@@ -195,13 +194,17 @@ class LlamaParseApp:
         if not isinstance(raw, dict):
             raise HttpError(422, "configuration must be a JSON object")
         tier = raw.get("tier")
-        if tier not in CREDITS_PER_PAGE:
+        if not isinstance(tier, str) or tier not in CREDITS_PER_PAGE:
             raise HttpError(422, f"tier must be one of {', '.join(CREDITS_PER_PAGE)}; got {tier!r}")
         if not isinstance(raw.get("version", "latest"), str):
             raise HttpError(422, "version must be a string")
         hooks = raw.get("webhook_configurations") or []
         if not isinstance(hooks, list) or not all(
-            isinstance(h, dict) and isinstance(h.get("webhook_url"), str) for h in hooks
+            isinstance(h, dict)
+            and isinstance(h.get("webhook_url"), str)
+            and isinstance(h.get("webhook_headers") or {}, dict)
+            and isinstance(h.get("webhook_events") or [], list)
+            for h in hooks
         ):
             raise HttpError(422, "webhook_configurations must be a list of objects with a webhook_url")
         return raw
@@ -227,7 +230,7 @@ class LlamaParseApp:
         self._admit(request)
         async with request.form() as form:
             try:
-                config = self._configure(json.loads(str(form.get("configuration") or "{}")))
+                config = self._configure(jsonbody.loads(str(form.get("configuration") or "{}")))
             except ValueError:
                 raise HttpError(422, "configuration must be a JSON string") from None
             name, data = await self._file(form)
@@ -238,7 +241,7 @@ class LlamaParseApp:
     async def v2_create(self, request: Request) -> Response:
         self._admit(request)
         try:
-            config = self._configure(json.loads(await request.body()))
+            config = self._configure(jsonbody.loads(await request.body()))
         except ValueError:
             raise HttpError(422, "the request body must be JSON") from None
         source_url = config.get("source_url")

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from contracttape.sandbox import errors, tokens, vectors
+from contracttape.sandbox import errors, jsonbody, tokens, vectors
 from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.errors import ServiceError
 
@@ -157,6 +157,10 @@ def _as_inputs(raw: Any) -> list[str | list[int]]:
         )
         if not (isinstance(item, str) and item) and not is_tokens:
             raise bad_request("'input' : every input must be a non-empty string or token array", "input")
+        if is_tokens and not all(0 <= t < tokens.vocabulary_size() for t in item):
+            raise bad_request(
+                f"'input' : token ids must be between 0 and {tokens.vocabulary_size() - 1}", "input"
+            )
     return items
 
 
@@ -198,8 +202,8 @@ class OpenAIApp:
     async def _json(self, request: Request) -> dict[str, Any]:
         self._authorise(request)
         try:
-            body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
+            body = jsonbody.loads(await request.body())
+        except ValueError:
             raise bad_request(
                 "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
                 "using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
@@ -288,6 +292,12 @@ class OpenAIApp:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise bad_request("'messages' must be a non-empty array of message objects.", "messages")
+        stream = body.get("stream", False)
+        if stream is not None and not isinstance(stream, bool):
+            raise bad_request(
+                f"Invalid type for 'stream': expected a boolean, but got {type(stream).__name__} instead.",
+                "stream",
+            )
         texts = [_content_text(m.get("content")) for m in messages]
         prompt_tokens = sum(tokens.count(t) + 3 for t in texts) + 3
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))

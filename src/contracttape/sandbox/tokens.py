@@ -24,5 +24,18 @@ def count(text: str) -> int:
     return len(encoding().encode(text, disallowed_special=()))
 
 
+def vocabulary_size() -> int:
+    return int(encoding().n_vocab)
+
+
 def decode(tokens: list[int]) -> str:
-    return encoding().decode(tokens)
+    """Text of token ids; ids the encoding does not hold (its gaps) decode to nothing."""
+    return encoding().decode([t for t in tokens if _decodable(t)])
+
+
+def _decodable(token: int) -> bool:
+    try:
+        encoding().decode_single_token_bytes(token)
+    except (KeyError, ValueError, OverflowError):
+        return False
+    return True

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contracttape.sandbox import jsonbody
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.errors import auth_error
 from contracttape.sandbox.supabase.tokens import InvalidToken, bearer
@@ -77,7 +78,7 @@ class AuthService:
     async def _body(self, request: Request) -> dict[str, Any]:
         self.project.require_api_key(request)
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = jsonbody.loads(await request.body() or b"{}")
         except ValueError:
             raise auth_error(400, "bad_json", "Could not parse request body as JSON") from None
         if not isinstance(body, dict):
@@ -165,6 +166,8 @@ class AuthService:
             return JSONResponse(self._session(user))
         if grant == "refresh_token":
             token = body.get("refresh_token")
+            if not isinstance(token, str) or not token:
+                raise auth_error(400, "validation_failed", "refresh_token must be a non-empty string")
             with self.project.db.admin() as cur:
                 cur.execute(
                     "update auth.refresh_tokens set revoked = true "

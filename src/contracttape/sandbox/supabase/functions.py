@@ -3,7 +3,6 @@ with the caller's verified JWT claims."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contracttape.sandbox import jsonbody
 from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.tokens import InvalidToken, bearer
@@ -48,7 +48,7 @@ class FunctionsService:
             raise ServiceError(401, {"code": 401, "message": "Invalid JWT"}) from None
         raw = await request.body()
         try:
-            body = json.loads(raw) if raw else None
+            body = jsonbody.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
         result = await handler(body, claims, self.project)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from contracttape.sandbox import jsonbody
 from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.errors import rest_error
@@ -200,7 +201,7 @@ class RestService:
         raw = request.query_params.get(name)
         if raw is None:
             return None
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise rest_error(400, "PGRST100", f'"failed to parse {name} ({raw})"')
         return int(raw)
 
@@ -231,8 +232,8 @@ class RestService:
 
     async def _payload(self, request: Request) -> Any:
         try:
-            return json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
+            return jsonbody.loads(await request.body())
+        except ValueError:
             raise rest_error(400, "PGRST102", "Empty or invalid json") from None
 
     def _respond(

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contracttape.sandbox import jsonbody
 from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.errors import storage_error
@@ -114,7 +115,7 @@ class StorageService:
 
     async def _json(self, request: Request) -> dict[str, Any]:
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = jsonbody.loads(await request.body() or b"{}")
         except ValueError:
             raise storage_error(400, "InvalidRequest", "invalid_request", "Body is not valid JSON") from None
         if not isinstance(body, dict):
