@@ -1,8 +1,12 @@
 """The only monkeypatching contracttape does itself (vcrpy patches the HTTP clients).
 
-``block_network``: every outbound INET connection and DNS lookup is refused, loopback too, so a
-request that replay cannot serve can never reach a network. Unix sockets and socketpairs (event
-loops, xdist) are left alone.
+``block_network``: every outbound INET connection, datagram and name lookup is refused,
+loopback too, so a request that replay cannot serve can never reach a network: ``connect``,
+``connect_ex``, ``sendto``/``sendmsg`` on ``socket.socket`` and on sockets made from the C
+``_socket.socket`` directly, and ``getaddrinfo``, ``gethostbyname(_ex)``, ``gethostbyaddr``,
+``getnameinfo`` in both modules. Unix sockets and socketpairs (event loops, xdist) are left
+alone. What no in-process patch can stop (C code calling libc, a subprocess, a spawned
+interpreter) is closed by ``empty_network_namespace``, which ``contracttape replay`` uses.
 
 ``compress_time``: ``time.sleep``, ``asyncio.sleep`` and ``anyio.sleep`` called from the test's
 own thread return at once (still yielding to the event loop), so a client that polls a job every
@@ -15,7 +19,10 @@ the error (SDKs wrap connection errors and retry).
 
 from __future__ import annotations
 
+import _socket
 import asyncio
+import contextlib
+import os
 import socket
 import sys
 import threading
@@ -54,36 +61,72 @@ def _blocked_error(what: str, where: str) -> NetworkBlocked:
     )
 
 
+_LOOKUPS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo")
+_SENDS = ("connect", "connect_ex", "sendto", "sendmsg")
+
+
 @contextmanager
 def block_network(incidents: Incidents, where: str) -> Iterator[None]:
-    original_connect = socket.socket.connect
-    original_connect_ex = socket.socket.connect_ex
-    original_getaddrinfo = socket.getaddrinfo
-
-    def guard(original: Callable[..., Any]) -> Callable[..., Any]:
-        def connect(self: socket.socket, address: Any, *args: Any) -> Any:
-            if self.family in _INET:
-                what = f"connect to {address!r}"
-                incidents.add_block(what)
-                raise _blocked_error(what, where)
-            return original(self, address, *args)
-
-        return connect
-
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        what = f"DNS lookup of {host!r}"
+    def refuse(what: str) -> NetworkBlocked:
         incidents.add_block(what)
-        raise _blocked_error(what, where)
+        return _blocked_error(what, where)
 
-    socket.socket.connect = guard(original_connect)  # type: ignore[method-assign]
-    socket.socket.connect_ex = guard(original_connect_ex)  # type: ignore[method-assign]
-    socket.getaddrinfo = getaddrinfo
+    def guard(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.family in _INET and not (name in ("sendto", "sendmsg") and _unaddressed(name, args)):
+                raise refuse(f"{name} to {_address(name, args)!r}")
+            return original(self, *args, **kwargs)
+
+        guarded.__name__ = name
+        return guarded
+
+    def lookup(name: str) -> Callable[..., Any]:
+        def refused(host: Any, *args: Any, **kwargs: Any) -> Any:
+            raise refuse(f"DNS lookup of {host!r} ({name})")
+
+        return refused
+
+    raw_socket = _socket.socket
+    guarded_type = type(
+        "socket",
+        (raw_socket,),
+        {name: guard(name, getattr(raw_socket, name)) for name in _SENDS},
+    )
+    patches: list[tuple[Any, str, Any]] = [
+        *((socket.socket, name, guard(name, getattr(socket.socket, name))) for name in _SENDS),
+        *((module, name, lookup(name)) for module in (socket, _socket) for name in _LOOKUPS),
+        (_socket, "socket", guarded_type),
+    ]
+    saved = [(target, name, vars(target).get(name, _ABSENT)) for target, name, _ in patches]
+    for target, name, replacement in patches:
+        setattr(target, name, replacement)
     try:
         yield
     finally:
-        socket.socket.connect = original_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
-        socket.getaddrinfo = original_getaddrinfo
+        for target, name, original in saved:
+            if original is _ABSENT:
+                delattr(target, name)  # it was inherited (socket.socket.connect is _socket's)
+            else:
+                setattr(target, name, original)
+
+
+_ABSENT = object()
+
+
+def _unaddressed(name: str, args: tuple[Any, ...]) -> bool:
+    """A ``sendto``/``sendmsg`` with no address goes to the connected peer, and connecting
+    was refused already; anything with an address is a new destination."""
+    if name == "sendto":
+        return len(args) < 2
+    return len(args) < 4 or args[3] is None
+
+
+def _address(name: str, args: tuple[Any, ...]) -> Any:
+    if name == "sendto":
+        return args[-1] if len(args) >= 2 else None
+    if name == "sendmsg":
+        return args[3] if len(args) >= 4 else None
+    return args[0] if args else None
 
 
 @contextmanager
@@ -129,3 +172,69 @@ def compress_time(incidents: Incidents) -> Iterator[None]:
     finally:
         for module, name, original in saved:
             setattr(module, name, original)
+
+
+# -- a network namespace with no interfaces (Linux) ------------------------------------------------
+
+ISOLATION_ENV = "CONTRACTTAPE_ISOLATION"
+NETNS = "network namespace"
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+
+
+def enter_empty_network_namespace() -> None:
+    """Move the calling process into a new network namespace, which has no interface but a
+    ``lo`` that is down: no socket, libc call or child process can reach any address.
+
+    As root this is ``unshare(CLONE_NEWNET)``; otherwise a user namespace comes with it (the
+    caller keeps its own uid and gid). Raises ``OSError`` where the kernel does not allow it.
+    Meant for ``subprocess``'s ``preexec_fn`` (single-threaded, between fork and exec)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = os.getuid(), os.getgid()
+    flags = _CLONE_NEWNET if os.geteuid() == 0 else _CLONE_NEWNET | _CLONE_NEWUSER
+    if libc.unshare(flags) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"unshare: {os.strerror(errno)}")
+    if flags & _CLONE_NEWUSER:
+        maps = (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1"))
+        for name, text in maps:
+            with open(f"/proc/self/{name}", "w", encoding="ascii") as handle:
+                handle.write(text)
+
+
+def outside_interfaces() -> list[str]:
+    """Network interfaces this process can use, other than a loopback that is down."""
+    names = [name for _index, name in socket.if_nameindex()]
+    if names == ["lo"]:
+        return ["lo (up)"] if _interface_up("lo") else []
+    return names
+
+
+def _interface_up(name: str) -> bool:
+    """SIOCGIFFLAGS on this process's own namespace (``/sys/class/net`` shows the mounter's)."""
+    import fcntl
+    import struct
+
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        flags = struct.unpack("16sH", fcntl.ioctl(probe, 0x8913, struct.pack("16sH", name.encode(), 0)))[1]
+        return bool(flags & 0x1)  # IFF_UP
+    return True  # cannot tell: assume the worst
+
+
+def isolation_summary(replaying: bool) -> str | None:
+    """One line for the terminal summary: how this replay run was kept off the network."""
+    if not replaying:
+        return None
+    stated = os.environ.get(ISOLATION_ENV, "")
+    if stated == NETNS:
+        reachable = outside_interfaces()
+        if not reachable:
+            return "network isolation: full (an empty network namespace, plus the in-process block)"
+        return f"network isolation: PARTIAL (namespace expected, but interfaces {reachable} are up)"
+    why = stated or "not run through `contracttape replay` (which uses a network namespace on Linux)"
+    return (
+        "network isolation: partial (in-process block only: sockets and DNS from Python are refused; "
+        f"C code, subprocesses and spawned children are not): {why}"
+    )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 
+from contracttape import _offline
 from contracttape import contracts as contract_files
 from contracttape.cassettes import write_atomic
 from contracttape.config import RecordMode, Target, parse_usd
@@ -33,10 +35,30 @@ class USD(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
-def _pytest(args: list[str]) -> int:
+def _pytest(args: list[str], isolate: bool = False) -> int:
     command = [sys.executable, "-m", "pytest", *args]
     click.echo("$ " + " ".join(command), err=True)
-    return subprocess.call(command)
+    if not isolate:
+        return subprocess.call(command)
+    return _isolated(command)
+
+
+def _isolated(command: list[str]) -> int:
+    """Run ``command`` in an empty network namespace where the kernel allows it (Linux, as root
+    or with unprivileged user namespaces); otherwise with the in-process block only. Either way
+    the child learns which (``CONTRACTTAPE_ISOLATION``) and says so in its summary."""
+    env = dict(os.environ)
+    if sys.platform.startswith("linux"):
+        env[_offline.ISOLATION_ENV] = _offline.NETNS
+        try:
+            return subprocess.call(command, env=env, preexec_fn=_offline.enter_empty_network_namespace)
+        except (subprocess.SubprocessError, OSError) as exc:
+            reason = f"no network namespace here ({exc})"
+    else:
+        reason = f"no network namespaces on {sys.platform}"
+    click.echo(f"contracttape: {reason}; the in-process network block still applies", err=True)
+    env[_offline.ISOLATION_ENV] = reason
+    return subprocess.call(command, env=env)
 
 
 def _suite(pytest_args: tuple[str, ...]) -> list[str]:
@@ -126,7 +148,7 @@ def _plan(budget_usd: float | None, selectors: tuple[str, ...]) -> int:
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def replay(pytest_args: tuple[str, ...]) -> None:
     """Run the suite from cassettes only, with the network blocked."""
-    sys.exit(_pytest([*_suite(pytest_args), "--record-mode=none", "--block-network"]))
+    sys.exit(_pytest([*_suite(pytest_args), "--record-mode=none", "--block-network"], isolate=True))
 
 
 @main.command()

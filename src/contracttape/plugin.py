@@ -338,6 +338,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         f"cassettes replayed: {state.replayed}, recorded: {state.written}, "
         f"sleep skipped in replay: {state.slept_seconds:.1f}s, target: {state.target.value}"
     )
+    isolation = _offline.isolation_summary((state.cli.record_mode or RecordMode.NONE) is RecordMode.NONE)
+    if isolation:
+        terminalreporter.write_line(isolation)
     for blocked in state.network_incidents.blocked[:10]:
         terminalreporter.write_line(f"blocked outside a cassette: {blocked}")
     for line in spend_summary(entries, state.budget.cap, state.budget.run_id):
