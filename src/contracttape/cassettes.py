@@ -8,10 +8,14 @@ YAML block scalars so a review diff reads like the API's answer; binary bodies s
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import os
 import re
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +172,10 @@ def loads(text: str, path: Path) -> CassetteFile:
         raise CassetteFormatError(path, f"not valid cassette YAML ({exc}); re-record it") from exc
     if not isinstance(data, dict) or data.get("version") != VCR_FORMAT_VERSION:
         raise CassetteFormatError(path, "not a vcrpy format-1 cassette; delete it and re-record")
+    if not isinstance(data.get("contracttape") or {}, dict):
+        raise CassetteFormatError(path, "its 'contracttape' block is not a mapping; delete it and re-record")
+    if not isinstance(data.get("interactions") or [], list):
+        raise CassetteFormatError(path, "its 'interactions' is not a list; delete it and re-record")
     meta = dict(data.get("contracttape") or {})
     fmt = meta.pop("format", FORMAT_VERSION)
     if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
@@ -176,7 +184,7 @@ def loads(text: str, path: Path) -> CassetteFile:
         )
     try:
         interactions = tuple(interaction_from_dict(i) for i in data.get("interactions") or [])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CassetteFormatError(path, f"malformed interaction ({exc!r}); re-record this test") from exc
     return CassetteFile(path=path, interactions=interactions, meta=meta)
 
@@ -199,16 +207,78 @@ class CassetteCache:
         cached = self._entries.get(path)
         if cached and cached[0] == stamp:
             return cached[1]
-        parsed = loads(path.read_text(encoding="utf-8"), path)
+        parsed = loads(read_text(path), path)
         self._entries[path] = (stamp, parsed)
         return parsed
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and rename: never a half-written file."""
+def read_text(path: Path) -> str:
+    """A cassette's text; one that is not UTF-8 (or cannot be read) is a ``CassetteFormatError``."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        why = f"not UTF-8 text ({exc.reason} at byte {exc.start}); re-record it"
+        raise CassetteFormatError(path, why) from exc
+    except IsADirectoryError as exc:
+        raise CassetteFormatError(path, "is a directory, not a cassette file; move it aside") from exc
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the kernel tells (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+STALE_TMP_SECONDS = 600
+
+
+def remove_stale_temporaries(path: Path, older_than: float = 0.0) -> int:
+    """Delete the leftovers of writes to ``path`` that died before their rename (``kill -9``).
+
+    With ``older_than=0`` every leftover goes: only call it holding the file's lock."""
+    removed = 0
+    now = time.time()
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime >= older_than:
+                leftover.unlink()
+                removed += 1
+    return removed
+
+
+def sweep_temporaries(root: Path) -> int:
+    """Old write leftovers anywhere under ``root`` (a cassette or contract tree)."""
+    removed = 0
+    if root.is_dir():
+        for leftover in root.rglob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                if time.time() - leftover.stat().st_mtime >= STALE_TMP_SECONDS:
+                    leftover.unlink()
+                    removed += 1
+    return removed
+
+
+def write_atomic(path: Path, text: str, *, locked: bool = False) -> None:
+    """Write via a temporary file in the same directory and rename: never a half-written file.
+
+    The file gets the mode the umask gives (not mkstemp's 0600). ``locked`` says the caller
+    holds the file's lock, so any other temporary of it is a dead writer's and is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if locked:
+        remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -239,12 +309,12 @@ def update(
     Returns whether the file was written.
     """
     with lock_for(path):
-        current = loads(path.read_text(encoding="utf-8"), path) if path.exists() else None
+        current = loads(read_text(path), path) if path.exists() else None
         result = build(current)
         if result is None:
             return False
         interactions, meta = result
         if current is not None and list(current.interactions) == interactions:
             return False
-        write_atomic(path, dumps(interactions, meta))
+        write_atomic(path, dumps(interactions, meta), locked=True)
         return True

@@ -67,7 +67,17 @@ def _suite(pytest_args: tuple[str, ...]) -> list[str]:
     return list(pytest_args) if named else [DEFAULT_SUITE, *pytest_args]
 
 
-@click.group()
+class _Group(click.Group):
+    """Errors contracttape already describes end as one message and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ContractTapeError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="contracttape")
 def main() -> None:
     """Record HTTP traffic once, replay it offline, keep it honest."""
@@ -239,7 +249,7 @@ def contracts_openapi(out: Path | None) -> None:
     out = out or settings.contracts / "openapi"
     by_service: dict[str, list[contract_files.ContractFile]] = {}
     for path in sorted(settings.contracts.glob("*/*.schema.json")):
-        contract = contract_files.ContractFile.from_json(path.read_text(encoding="utf-8"), path)
+        contract = contract_files.ContractFile.load(path)
         by_service.setdefault(contract.endpoint.service, []).append(contract)
     for service, group in sorted(by_service.items()):
         target = out / f"{service}.openapi.json"

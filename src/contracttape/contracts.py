@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import SchemaError, ValidationError
 
 from contracttape import formats
 from contracttape.cassettes import CassetteCache, write_atomic
@@ -85,24 +85,69 @@ class ContractFile:
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
+    def load(cls, path: Path) -> ContractFile:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError) as exc:
+            raise ContractError(f"{path}: cannot be read ({exc}); rebuild: contracttape contracts build") from exc
+        return cls.from_json(text, path)
+
+    @classmethod
     def from_json(cls, text: str, path: Path) -> ContractFile:
+        rebuild = "rebuild it: contracttape contracts build"
         try:
             document = json.loads(text)
-            meta = document[META]
-        except (ValueError, KeyError, TypeError) as exc:
+        except ValueError as exc:
+            raise ContractError(f"{path}: not valid JSON ({exc}); {rebuild}") from exc
+        meta = document.get(META) if isinstance(document, dict) else None
+        if not isinstance(meta, dict):
+            raise ContractError(f"{path}: not a contracttape contract (no {META} object); {rebuild}")
+        version = meta.get("format", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ContractError(f"{path}: written by a newer contracttape (format {version!r}); upgrade")
+        try:
+            contract = cls(
+                endpoint=_endpoint_from(meta["endpoint"]),
+                evidence=_mapping(meta["evidence"], "evidence"),
+                samples=_count(meta["samples"]),
+                first_seen=str(meta.get("first_seen", "")),
+                last_seen=str(meta.get("last_seen", "")),
+                media_types=[str(m) for m in _sequence(meta.get("media_types", []))],
+            )
+            rendered = contract.schema  # malformed evidence fails here
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ContractError(f"{path}: malformed {META} block ({exc!r}); {rebuild}") from exc
+        visible = {k: v for k, v in document.items() if k not in (META, "$schema", "title")}
+        try:
+            Draft202012Validator.check_schema(visible)
+        except SchemaError as exc:
             raise ContractError(
-                f"{path}: not a contracttape contract ({exc!r}); rebuild: contracttape contracts build"
+                f"{path}: the schema is not valid JSON Schema ({exc.message}); {rebuild}"
             ) from exc
-        if meta.get("format", 0) > FORMAT_VERSION:
-            raise ContractError(f"{path}: written by a newer contracttape (format {meta['format']}); upgrade")
-        return cls(
-            endpoint=_endpoint_from(meta["endpoint"]),
-            evidence=meta["evidence"],
-            samples=int(meta["samples"]),
-            first_seen=meta.get("first_seen", ""),
-            last_seen=meta.get("last_seen", ""),
-            media_types=list(meta.get("media_types", [])),
-        )
+        if visible != rendered:
+            raise ContractError(
+                f"{path}: the schema differs from what its evidence gives (edited by hand?). Contracts "
+                f"are generated: {rebuild} (hand-written rules belong in contracts/drift.toml)"
+            )
+        return contract
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} must be an object, not {type(value).__name__}")
+    return value
+
+
+def _sequence(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"a list was expected, not {type(value).__name__}")
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"samples must be a non-negative integer, not {value!r}")
+    return value
 
 
 def _endpoint_dict(endpoint: Endpoint) -> dict[str, Any]:
@@ -116,7 +161,10 @@ def _endpoint_dict(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-def _endpoint_from(data: dict[str, Any]) -> Endpoint:
+def _endpoint_from(data: Any) -> Endpoint:
+    data = _mapping(data, "endpoint")
+    if not all(isinstance(data.get(k), str) for k in ("service", "method", "template", "status_class")):
+        raise TypeError("endpoint needs string service, method, template and status_class")
     return Endpoint(
         service=data["service"],
         method=data["method"],
@@ -267,7 +315,7 @@ class ContractBook:
             path = contract_path(self.contracts_dir, endpoint)
             validator = None
             if path.exists():
-                contract = ContractFile.from_json(path.read_text(encoding="utf-8"), path)
+                contract = ContractFile.load(path)
                 if contract.evidence:
                     validator = Draft202012Validator(
                         strip_annotations(contract.schema), format_checker=self._checker

@@ -206,7 +206,7 @@ class FileLedger:
 
     def _write(self, entries: list[Entry]) -> None:
         data = {"format": FORMAT_VERSION, "entries": [asdict(e) for e in entries]}
-        write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n", locked=True)
 
     @contextmanager
     def _locked(self) -> Iterator[list[Entry]]:

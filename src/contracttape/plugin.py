@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from contracttape import _offline
+from contracttape import _offline, cassettes
 from contracttape.budget import Budget
 from contracttape.cassettes import CassetteCache, cassette_path
 from contracttape.config import (
@@ -115,7 +115,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Refuse every outbound connection for the whole run, not only in cassette tests.",
     )
-    parser.addini("contracttape_cassette_dir", "Cassette root, relative to rootdir.", default="cassettes")
+    parser.addini(
+        "contracttape_cassette_dir",
+        "Cassette root, relative to rootdir (default: [tool.contracttape] cassettes, else cassettes).",
+        default="",
+    )
 
 
 def shared(group: pytest.OptionGroup, name: str, **kwargs: Any) -> None:
@@ -142,9 +146,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "--target live needs a spend cap: pass --budget-usd (make record TARGET=live BUDGET=0.50)."
         )
-    raw_dir = config.getoption("--cassette-dir") or config.getini("contracttape_cassette_dir")
     try:
         settings = load_settings(config.rootpath)
+        cassette_dir = _cassette_dir(config, settings.cassettes)
         catalogue = settings.catalogue()
         contracts = ContractBook(settings.contracts, catalogue)
         budget = Budget(
@@ -162,11 +166,26 @@ def pytest_configure(config: pytest.Config) -> None:
         budget=budget,
         cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None),
         target=target,
-        cassette_dir=(config.rootpath / raw_dir).resolve(),
+        cassette_dir=cassette_dir,
     )
+    if state.cli.record_mode not in (None, RecordMode.NONE):
+        cassettes.sweep_temporaries(cassette_dir)  # leftovers of a writer killed mid-write
     config.stash[STATE] = state
     if config.getoption("--block-network"):
         state.stack.enter_context(_offline.block_network(state.network_incidents, "pytest session"))
+
+
+def _cassette_dir(config: pytest.Config, from_settings: Path) -> Path:
+    """--cassette-dir > the ini option > [tool.contracttape] cassettes; never a file."""
+    option = config.getoption("--cassette-dir")
+    raw = str(option or config.getini("contracttape_cassette_dir") or "")
+    where = "--cassette-dir" if option else "contracttape_cassette_dir (ini)"
+    if not raw:
+        raw, where = str(from_settings), "[tool.contracttape] cassettes"
+    path: Path = (config.rootpath / raw).resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{where} = {raw!r} is a file, not a directory; point it at a cassette folder")
+    return path
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -328,9 +347,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = config.stash.get(STATE, None)
     if state is None or hasattr(config, "workerinput"):
         return
-    entries = (
-        state.budget.ledger.entries(state.budget.run_id) if state.written or state.cli.record_mode else []
-    )
+    try:
+        entries = (
+            state.budget.ledger.entries(state.budget.run_id) if state.written or state.cli.record_mode else []
+        )
+    except ContractTapeError as exc:  # a ledger made unreadable during the run: say so, do not crash
+        terminalreporter.write_line(f"contracttape: no spend summary: {exc}", red=True)
+        entries = []
     if not (state.replayed or state.written or state.network_incidents.blocked or entries):
         return
     terminalreporter.write_sep("-", "contracttape")

@@ -41,11 +41,29 @@ def load_settings(root: Path) -> Settings:
     table: dict[str, object] = {}
     if pyproject.exists():
         try:
-            table = (
-                tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("contracttape", {})
-            )
-        except tomllib.TOMLDecodeError as exc:
+            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{pyproject}: invalid TOML ({exc})") from exc
+        tool = document.get("tool", {})
+        found = tool.get("contracttape", {}) if isinstance(tool, dict) else {}
+        if not isinstance(found, dict):
+            raise ConfigError(
+                f"{pyproject}: [tool.contracttape] must be a table (cassettes = ..., contracts = ...), "
+                f"not {type(found).__name__}"
+            )
+        table = found
+    known = {"cassettes", "contracts", "services", "prices", "ledger"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"{pyproject}: [tool.contracttape] has unknown key(s) {unknown}; known: {sorted(known)}"
+        )
+    for key in ("cassettes", "contracts", "prices", "ledger"):
+        if key in table and (not isinstance(table[key], str) or not table[key]):
+            raise ConfigError(
+                f"{pyproject}: [tool.contracttape] {key} must be a non-empty string (a path), "
+                f"not {table[key]!r}"
+            )
     services = table.get("services", [])
     if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
         raise ConfigError(
