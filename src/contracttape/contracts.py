@@ -89,7 +89,9 @@ class ContractFile:
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError) as exc:
-            raise ContractError(f"{path}: cannot be read ({exc}); rebuild: contracttape contracts build") from exc
+            raise ContractError(
+                f"{path}: cannot be read ({exc}); rebuild: contracttape contracts build"
+            ) from exc
         return cls.from_json(text, path)
 
     @classmethod

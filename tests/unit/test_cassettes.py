@@ -126,3 +126,51 @@ def test_parallel_writers_never_lose_or_corrupt(tmp_path: Path) -> None:
     assert sorted(i.request.uri for i in loaded.interactions) == sorted(
         f"http://h.test/x/{w * 100 + i}" for w in range(1, 5) for i in range(10)
     )
+
+
+def _write_forever(path: str) -> None:
+    from contracttape.cassettes import update
+    from contracttape.model import Interaction, RecordedRequest, RecordedResponse
+
+    big = b"x" * 2_000_000
+    n = 0
+    while True:
+        n += 1
+        body = big + str(n).encode()
+        update(
+            Path(path),
+            lambda _current, body=body: (
+                [
+                    Interaction(
+                        RecordedRequest("GET", "http://h/", (), b""), RecordedResponse(200, "OK", (), body)
+                    )
+                ],
+                {},
+            ),
+        )
+
+
+def test_writers_killed_mid_write_leave_whole_cassettes_and_no_leftovers(tmp_path: Path) -> None:
+    import multiprocessing
+    import os
+    import random
+    import signal
+    import time
+
+    from contracttape.cassettes import CassetteCache, update
+
+    target = tmp_path / "c.yaml"
+    ctx = multiprocessing.get_context("spawn")
+    rng = random.Random(7)
+    for _ in range(8):
+        writer = ctx.Process(target=_write_forever, args=(str(target),))
+        writer.start()
+        time.sleep(0.6 + rng.random() * 0.4)
+        os.kill(writer.pid or 0, signal.SIGKILL)
+        writer.join(10)
+        if target.exists():  # old or new, always whole
+            assert len(CassetteCache().load(target).interactions) == 1  # type: ignore[union-attr]
+    (tmp_path / ".c.yaml.planted.tmp").write_text("a dead writer's half")  # at least one leftover
+    # the next write under the lock removes every dead writer's temporary
+    update(target, lambda _current: ([], {"after": "kills"}))
+    assert list(tmp_path.glob(".c.yaml.*.tmp")) == []
