@@ -30,9 +30,10 @@ import httpx2
 import openai
 
 from contracttape import RecordMode, TapeSession
+from contracttape.bodies import pretty_json
 from contracttape.cassettes import CassetteCache, dumps
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
-from contracttape.normalize import Normaliser, pretty_json
+from contracttape.normalize import Normaliser
 
 BASE = "http://bench.test/v1"
 MODEL = "gpt-4o-mini"

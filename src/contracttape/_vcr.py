@@ -8,8 +8,10 @@ and the cassette methods its stubs call (``can_play_response_for``, ``play_respo
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from vcr.cassette import Cassette
 from vcr.record_mode import RecordMode as VcrRecordMode
@@ -17,8 +19,22 @@ from vcr.record_mode import RecordMode as VcrRecordMode
 from contracttape.errors import ContractTapeError
 from contracttape.model import RecordedRequest, RecordedResponse, headers_as_lists, make_headers
 
-if TYPE_CHECKING:
-    from contracttape.session import Prepared, TapeSession
+
+class Engine(Protocol):
+    """What the bridge needs from the record/replay engine (``session.TapeSession``): it asks,
+    the engine decides. Declared here so the bridge depends on nothing above it."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def index(self) -> Sized: ...
+    @property
+    def replaying(self) -> bool: ...
+    def prepare(self, request: RecordedRequest) -> Any: ...
+    def can_play(self, shape: Any) -> bool: ...
+    def before_send(self, prepared: Any) -> Any: ...
+    def play(self, prepared: Any) -> RecordedResponse: ...
+    def record(self, prepared: Any, response: RecordedResponse, reservation: Any = None) -> None: ...
 
 
 _UNDECIDED = object()
@@ -59,7 +75,7 @@ def to_vcr_response(response: RecordedResponse) -> dict[str, Any]:
 class SessionCassette(Cassette):  # type: ignore[misc]
     """A vcrpy cassette whose storage and matching are a ``TapeSession``."""
 
-    def __init__(self, path: str, session: TapeSession, **kwargs: Any) -> None:
+    def __init__(self, path: str, session: Engine, **kwargs: Any) -> None:
         mode = VcrRecordMode.NONE if session.replaying else VcrRecordMode.NEW_EPISODES
         super().__init__(path, record_mode=mode, **kwargs)
         self.session = session
@@ -70,9 +86,10 @@ class SessionCassette(Cassette):  # type: ignore[misc]
     def _save(self, force: bool = False) -> None:  # the session saves, under a lock
         return None
 
-    def _prepared(self, request: Any) -> Prepared:
-        # Stubs may ask twice about one request (connect, then getresponse); normalise once.
-        cached: Prepared | None = getattr(request, "_contracttape_prepared", None)
+    def _prepared(self, request: Any) -> Any:
+        # Stubs may ask twice about one request (connect, then getresponse), and append it
+        # after sending: normalise it once.
+        cached = getattr(request, "_contracttape_prepared", None)
         if cached is None:
             cached = self.session.prepare(to_recorded_request(request))
             request._contracttape_prepared = cached
@@ -109,7 +126,7 @@ class SessionCassette(Cassette):  # type: ignore[misc]
     def append(self, request: Any, response: dict[str, Any]) -> None:
         reservation = getattr(request, "_contracttape_reservation", None)
         assert not isinstance(reservation, ContractTapeError), "a refused request was sent"
-        self.session.record(to_recorded_request(request), to_recorded_response(response), reservation)
+        self.session.record(self._prepared(request), to_recorded_response(response), reservation)
 
     def __contains__(self, request: Any) -> bool:
         return self.can_play_response_for(request)
@@ -118,7 +135,7 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         return len(self.session.index)
 
 
-def cassette_context(session: TapeSession) -> AbstractContextManager[Any]:
+def cassette_context(session: Engine) -> AbstractContextManager[Any]:
     """vcrpy's patches installed, answering from ``session``."""
     context: AbstractContextManager[Any] = SessionCassette.use(path=str(session.path), session=session)
     return context

@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 
 from contracttape import _offline
-from contracttape import contracts as contract_files
 from contracttape.cassettes import write_atomic
 from contracttape.config import RecordMode, Target, parse_usd
+from contracttape.contracts import book as contract_files
+from contracttape.contracts.openapi import document
 from contracttape.errors import ContractTapeError
-from contracttape.openapi import document
 from contracttape.scan import ALLOWLIST_FILE, load_allowlist, pattern_count, scan_paths
 from contracttape.settings import Settings, load_settings
 
@@ -119,9 +119,9 @@ def record(
 
 def _plan(budget_usd: float | None, selectors: tuple[str, ...]) -> int:
     """Worst-case cost of re-recording every cassette (or those whose test id contains a selector)."""
-    from contracttape.budget import estimate_request
+    from contracttape.budget.guard import estimate_request
+    from contracttape.budget.prices import PriceBook
     from contracttape.cassettes import CassetteCache
-    from contracttape.pricing import PriceBook
 
     settings = _settings()
     catalogue, prices, cache = settings.catalogue(), PriceBook.load(settings.prices), CassetteCache()
@@ -308,8 +308,9 @@ def budget() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def budget_report(run: str | None, ledger: str | None, as_json: bool) -> None:
     """Spend by run, service, endpoint and test."""
-    from contracttape.ledger import open_ledger, release_orphans
-    from contracttape.report import report, report_lines
+    from contracttape.budget import open_ledger
+    from contracttape.budget.ledger import release_orphans
+    from contracttape.budget.spend import report, report_lines
 
     settings = _settings()
     try:

@@ -2,6 +2,7 @@
 
 ContractTapeError
  ├── ConfigError                 bad option, marker kwarg or config value
+ │    └── PricingError           a price the budget needs is missing or malformed
  ├── CassetteError               a cassette file cannot be used
  │    └── CassetteFormatError    unreadable, or written by a newer format version
  ├── PlaybackError               replay could not serve the traffic a test made
@@ -27,6 +28,10 @@ class ContractTapeError(Exception):
 
 class ConfigError(ContractTapeError):
     """An option, marker kwarg or configuration value is invalid."""
+
+
+class PricingError(ConfigError):
+    """A price the budget needs is missing or malformed (the request is never sent)."""
 
 
 class CassetteError(ContractTapeError):

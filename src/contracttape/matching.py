@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from contracttape import multipart
-from contracttape.model import RecordedRequest
-from contracttape.normalize import is_json_type, media_type, parse_json
+from contracttape.bodies import looks_like_json, media_type, multipart, parse_json
+from contracttape.model import Interaction, RecordedRequest
 
 # Request headers that change the answer (PostgREST's Prefer / Accept profiles, ranges,
 # storage upserts). Everything else (auth, SDK noise) is ignored for matching.
@@ -36,7 +37,7 @@ def _sha(data: bytes) -> str:
 
 def multipart_parts(body: bytes, content_type: str) -> list[tuple[str, str, str, str]] | None:
     """(name, filename, content-type, sha256) per part, sorted; None if not parseable."""
-    parts = multipart.parse(body, content_type)
+    parts = multipart(body, content_type)
     if parts is None:
         return None
     return sorted((p.name, p.filename, p.content_type, _sha(p.data)) for p in parts)
@@ -51,7 +52,7 @@ def canonical_body(request: RecordedRequest) -> Any:
         parts = multipart_parts(body, request.header("content-type") or "")
         if parts is not None:
             return {"multipart": parts}
-    if is_json_type(mtype) or body[:1] in (b"{", b"["):
+    if looks_like_json(body, request.headers):
         ok, parsed = parse_json(body)
         if ok:
             return {"json": parsed}
@@ -164,3 +165,75 @@ def explain(sent: RequestShape, recorded: RequestShape) -> list[Mismatch]:
     if sent.body != recorded.body:
         out.append(Mismatch("body", _body_detail(sent.body, recorded.body)))
     return out
+
+
+# -- the index: recorded interactions by request shape ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A recorded request close to one that found no match, with the matchers that failed."""
+
+    position: int
+    interaction: Interaction
+    mismatches: tuple[Mismatch, ...]
+
+
+class InteractionIndex:
+    """Serves each recorded interaction once, identical requests in the order recorded."""
+
+    def __init__(self, interactions: Sequence[Interaction], allow_repeats: bool = False) -> None:
+        self.interactions = tuple(interactions)
+        self.allow_repeats = allow_repeats
+        self._shapes = [RequestShape.of(i.request) for i in self.interactions]
+        self._by_key: dict[str, list[int]] = defaultdict(list)
+        for position, shape in enumerate(self._shapes):
+            self._by_key[shape.key].append(position)
+        self._next: dict[str, int] = defaultdict(int)
+        self.played: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.interactions)
+
+    def available(self, shape: RequestShape) -> bool:
+        positions = self._by_key.get(shape.key)
+        if not positions:
+            return False
+        return self._next[shape.key] < len(positions) or self.allow_repeats
+
+    def take(self, shape: RequestShape) -> tuple[int, Interaction] | None:
+        """The next unplayed interaction for this request (or the last one, if repeats are allowed)."""
+        positions = self._by_key.get(shape.key)
+        if not positions:
+            return None
+        nth = self._next[shape.key]
+        if nth >= len(positions):
+            if not self.allow_repeats:
+                return None
+            nth = len(positions) - 1
+        self._next[shape.key] = nth + 1
+        position = positions[nth]
+        self.played.add(position)
+        return position, self.interactions[position]
+
+    def times_recorded(self, shape: RequestShape) -> int:
+        return len(self._by_key.get(shape.key, ()))
+
+    def recorded_cost(self, shape: RequestShape) -> float | None:
+        """The cost recorded for the last interaction with this request, if any."""
+        costs = [self.interactions[p].cost_usd for p in self._by_key.get(shape.key, ())]
+        known = [c for c in costs if c is not None]
+        return known[-1] if known else None
+
+    def unused(self) -> list[int]:
+        return [p for p in range(len(self.interactions)) if p not in self.played]
+
+    def closest(self, shape: RequestShape, limit: int = 3) -> list[Candidate]:
+        """Recorded requests that fail the fewest matchers (linear, only on a miss)."""
+        scored = []
+        for position, recorded in enumerate(self._shapes):
+            mismatches = explain(shape, recorded)
+            if len(mismatches) < len(MATCHERS):
+                scored.append((len(mismatches), position, mismatches))
+        scored.sort(key=lambda item: (item[0], item[1]))
+        return [Candidate(p, self.interactions[p], tuple(m)) for _, p, m in scored[:limit]]

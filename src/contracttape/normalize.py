@@ -10,15 +10,13 @@ during replay and its recorded twin normalise to the same thing.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import re
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from contracttape.bodies import decode_body, looks_like_json, media_type, parse_json, pretty_json
 from contracttape.model import Headers, Interaction, RecordedRequest, RecordedResponse, header_value
 from contracttape.redact import Redactor, map_json
 
@@ -74,64 +72,6 @@ def pin_instant(value: str) -> str:
     if tz and tz != "Z":
         tz = tz[0] + "00" + (":" if ":" in tz else "") + "00"
     return f"2026-01-01{sep}{time}{frac}{tz}"
-
-
-def decode_body(body: bytes, headers: Headers) -> bytes:
-    """Undo Content-Encoding (gzip, deflate, br; stacked codings in reverse order).
-
-    Some clients (urllib3) hand over a body they already decoded while the header still names
-    the coding; a body that does not decode is therefore taken as already decoded.
-    """
-    try:
-        return _decode(body, (header_value(headers, "content-encoding") or "").lower())
-    except (OSError, EOFError, zlib.error, ValueError):
-        return body
-
-
-def _decode(body: bytes, coding: str) -> bytes:
-    for step in reversed([c.strip() for c in coding.split(",") if c.strip()]):
-        if step in ("gzip", "x-gzip"):
-            body = gzip.decompress(body)
-        elif step == "deflate":
-            try:
-                body = zlib.decompress(body)
-            except zlib.error:
-                body = zlib.decompress(body, -zlib.MAX_WBITS)
-        elif step == "br":
-            body = _brotli_decompress(body)
-        elif step != "identity":
-            raise ValueError(f"unsupported content-encoding {step!r}")
-    return body
-
-
-def _brotli_decompress(body: bytes) -> bytes:
-    try:
-        import brotli  # optional dependency: pip install 'contracttape[brotli]'
-    except ImportError as exc:
-        raise ValueError(
-            "a br-encoded body needs the brotli package: pip install 'contracttape[brotli]'"
-        ) from exc
-    data: bytes = brotli.decompress(body)
-    return data
-
-
-def media_type(headers: Headers) -> str:
-    return (header_value(headers, "content-type") or "").split(";", 1)[0].strip().lower()
-
-
-def is_json_type(mtype: str) -> bool:
-    return mtype == "application/json" or mtype.endswith("+json") or mtype.endswith("/json")
-
-
-def parse_json(body: bytes) -> tuple[bool, Any]:
-    try:
-        return True, json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return False, None
-
-
-def pretty_json(value: Any) -> bytes:
-    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 _BOUNDARY = re.compile(r'boundary="?([^";,\s]+)"?', re.IGNORECASE)
@@ -202,8 +142,7 @@ class Normaliser:
         if not body:
             return body
         mtype = media_type(headers)
-        looks_json = is_json_type(mtype) or body.lstrip()[:1] in (b"{", b"[")
-        ok, parsed = parse_json(body) if looks_json else (False, None)
+        ok, parsed = parse_json(body) if looks_like_json(body, headers) else (False, None)
         if ok:
             return pretty_json(self._json(parsed))
         if mtype == "application/x-www-form-urlencoded":

@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 
 from contracttape import _offline, cassettes
-from contracttape.budget import Budget
+from contracttape.budget import open_ledger
+from contracttape.budget.guard import Budget
+from contracttape.budget.prices import PriceBook
+from contracttape.budget.spend import spend_summary
 from contracttape.cassettes import CassetteCache, cassette_path
 from contracttape.config import (
     DEFAULTS,
@@ -30,13 +33,10 @@ from contracttape.config import (
     parse_record_mode,
     parse_usd,
 )
-from contracttape.contracts import ContractBook
+from contracttape.contracts.book import ContractBook
 from contracttape.errors import ConfigError, ContractTapeError
-from contracttape.ledger import open_ledger
 from contracttape.normalize import Normaliser
-from contracttape.pricing import PriceBook
 from contracttape.redact import Redactor
-from contracttape.report import spend_summary
 from contracttape.session import TapeSession
 from contracttape.settings import load_settings
 from contracttape.targets import live_env

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from contracttape.model import Headers
-from contracttape.patterns import (
+from contracttape.secret_rules import (
     JWT_RE,
     PLACEHOLDER_RE,
     REDACTED_SIGNATURE,

@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from contracttape.errors import ConfigError
-from contracttape.patterns import (
+from contracttape.secret_rules import (
     JWT_RE,
     REDACTED_SIGNATURE,
     SECRET_PATTERNS,

@@ -21,22 +21,22 @@ from typing import Any
 
 from contracttape import _offline, cassettes
 from contracttape._vcr import cassette_context
-from contracttape.budget import Budget, Reservation
+from contracttape.bodies import decode_body
+from contracttape.budget.guard import Budget, Reservation
 from contracttape.config import RecordMode
-from contracttape.contracts import ContractBook, Violation
+from contracttape.contracts.book import ContractBook, Violation
 from contracttape.errors import (
     BudgetExceeded,
     ContractTapeError,
     ContractViolation,
     NetworkBlocked,
     NoMatchingInteraction,
+    PricingError,
     UnusedInteractions,
 )
-from contracttape.index import InteractionIndex
-from contracttape.matching import RequestShape
+from contracttape.matching import InteractionIndex, RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
-from contracttape.normalize import Normaliser, decode_body
-from contracttape.pricing import PricingError
+from contracttape.normalize import Normaliser
 from contracttape.provenance import provenance
 
 
@@ -145,13 +145,14 @@ class TapeSession:
             raise
 
     def record(
-        self, request: RecordedRequest, response: RecordedResponse, reservation: Reservation | None = None
+        self, prepared: Prepared, response: RecordedResponse, reservation: Reservation | None = None
     ) -> None:
-        stored = self.normaliser.for_disk(Interaction(request, response))
+        """Store a sent request (normalised once, in ``prepare``) with its normalised response,
+        after settling its cost on what was really sent and received."""
+        stored = Interaction(prepared.request, self.normaliser.response(response))
         if self.budget is not None and reservation is not None:
-            sent = self.normaliser.as_sent(request)
             received = response.with_(body=decode_body(response.body, response.headers))
-            cost = self.budget.settle(reservation, sent, received)
+            cost = self.budget.settle(reservation, prepared.sent, received)
             extra = {"cost_basis": cost.basis, **({"cost_units": cost.units} if cost.units else {})}
             stored = replace(stored, cost_usd=round(cost.usd, 9), extra=tuple(sorted(extra.items())))
         with self._lock:

@@ -14,9 +14,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracttape.endpoints import Catalogue, ServiceProfile
 from contracttape.errors import ConfigError
 from contracttape.services import default_catalogue
+from contracttape.services.profile import Catalogue, ServiceProfile
 
 
 @dataclass(frozen=True)

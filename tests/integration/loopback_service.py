@@ -3,7 +3,7 @@ so the framework's own cassettes get contracts like any user's service would."""
 
 from __future__ import annotations
 
-from contracttape.endpoints import Route, ServiceProfile
+from contracttape.services.profile import Route, ServiceProfile
 
 PROFILE = ServiceProfile(
     name="loopback",

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from contracttape import TapeSession
-from contracttape.patterns import REDACTED_SIGNATURE
+from contracttape.secret_rules import REDACTED_SIGNATURE
 from tests.integration.loopback_app import PLANTED_API_KEY
 
 pytestmark = pytest.mark.contracttape

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from contracttape.cassettes import dumps
-from contracttape.contracts import ContractFile
-from contracttape.endpoints import Endpoint
-from contracttape.inference import evidence_of
+from contracttape.contracts.book import ContractFile
+from contracttape.contracts.inference import evidence_of
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
+from contracttape.services.profile import Endpoint
 
 TEST = """
 import httpx, pytest

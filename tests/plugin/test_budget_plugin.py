@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from contracttape.ledger import FileLedger
+from contracttape.budget.ledger import FileLedger
 
 SUITE = """
 import os, random

@@ -241,7 +241,7 @@ services = ["svc_profile:PROFILE"]
     )
     suite.makepyfile(
         svc_profile="""
-from contracttape.endpoints import Route, ServiceProfile
+from contracttape.services.profile import Route, ServiceProfile
 PROFILE = ServiceProfile("svc", ("svc.test",), (Route("GET", "/echo"),))
 """
     )

@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
-from contracttape.sandbox.tokens import count
+from contracttape.tokenizer import count
 
 
 def cosine(a: list[float], b: list[float]) -> float:

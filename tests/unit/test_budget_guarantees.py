@@ -24,13 +24,13 @@ import pytest
 from click.testing import CliRunner
 
 from contracttape import RecordMode, TapeSession
-from contracttape.budget import Budget
+from contracttape.budget.guard import Budget
+from contracttape.budget.ledger import ORPHANED, RESERVED, SETTLED, FileLedger, new_entry, owner_alive
+from contracttape.budget.prices import PriceBook
 from contracttape.cli import main
 from contracttape.config import parse_usd
 from contracttape.errors import BudgetExceeded
-from contracttape.ledger import ORPHANED, RESERVED, SETTLED, FileLedger, new_entry, owner_alive
 from contracttape.normalize import Normaliser
-from contracttape.pricing import PriceBook
 from contracttape.services import default_catalogue
 from tests.integration.loopback_app import LoopbackServer, LoopbackState
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracttape.contracts import contract_path, contracts_from, observations_in
+from contracttape.contracts.book import contract_path, contracts_from, observations_in
 from contracttape.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

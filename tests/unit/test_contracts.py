@@ -9,7 +9,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from contracttape.cassettes import dumps
-from contracttape.contracts import (
+from contracttape.contracts.book import (
     ContractBook,
     ContractFile,
     contract_path,
@@ -18,9 +18,9 @@ from contracttape.contracts import (
     observe,
     write_contracts,
 )
+from contracttape.contracts.openapi import document
 from contracttape.errors import ContractError
 from contracttape.model import Interaction
-from contracttape.openapi import document
 from contracttape.services import default_catalogue
 from tests.unit.realistic import chat, chat_stream, documents, embeddings, llama_job, realistic_set
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from contracttape.endpoints import Catalogue, Route, ServiceProfile
 from contracttape.model import RecordedRequest
 from contracttape.services import default_catalogue
+from contracttape.services.profile import Catalogue, Route, ServiceProfile
 
 J = (("content-type", "application/json"),)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from contracttape.inference import evidence_of, render
-from contracttape.samples import sse_events
+from contracttape.bodies import sse_events
+from contracttape.contracts.inference import evidence_of, render
 
 
 def contract(samples: list[Any]) -> dict[str, Any]:

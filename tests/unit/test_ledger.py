@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from contracttape.budget import open_ledger
+from contracttape.budget.ledger import REFUSED, SETTLED, FileLedger, Ledger, new_entry
 from contracttape.errors import ConfigError
-from contracttape.ledger import REFUSED, SETTLED, FileLedger, Ledger, new_entry, open_ledger
 
 
 def spend(location: str, run: str, seed: int, cap: float | None, monthly: float | None) -> None:

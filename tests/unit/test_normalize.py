@@ -7,8 +7,9 @@ import zlib
 import brotli
 import pytest
 
+from contracttape.bodies import decode_body
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
-from contracttape.normalize import PINNED_EPOCH, PINNED_HTTP_DATE, Normaliser, decode_body, pin_instant
+from contracttape.normalize import PINNED_EPOCH, PINNED_HTTP_DATE, Normaliser, pin_instant
 
 PAYLOAD = b'{"b": 1, "a": "x"}'
 

@@ -11,11 +11,11 @@ import openai
 import pytest
 
 from contracttape import RecordMode, TapeSession
-from contracttape.budget import Budget
-from contracttape.errors import BudgetExceeded
-from contracttape.ledger import FileLedger
+from contracttape.budget.guard import Budget
+from contracttape.budget.ledger import FileLedger
+from contracttape.budget.prices import PriceBook
+from contracttape.errors import BudgetExceeded, PricingError
 from contracttape.model import RecordedRequest
-from contracttape.pricing import PriceBook, PricingError
 from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
 from contracttape.sandbox.pdf import make_pdf
 from contracttape.services import default_catalogue

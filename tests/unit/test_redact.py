@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from contracttape.patterns import REDACTED_SIGNATURE, SECRET_PATTERNS
 from contracttape.redact import PINNED_EXP, PINNED_IAT, Redactor, neutralise_jwt
+from contracttape.secret_rules import REDACTED_SIGNATURE, SECRET_PATTERNS
 
 # One realistic example per secret pattern (built, not literal, so this file itself scans clean).
 EXAMPLES = {
@@ -104,7 +104,7 @@ def test_json_keys_and_nested_strings() -> None:
 def test_service_rules_extend_the_defaults() -> None:
     import re
 
-    from contracttape.patterns import SecretPattern
+    from contracttape.secret_rules import SecretPattern
 
     redactor = Redactor().extended(
         header_names=["X-Tenant-Secret"],

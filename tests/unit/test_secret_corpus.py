@@ -19,9 +19,9 @@ import pytest
 from contracttape import cassettes
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.normalize import Normaliser
-from contracttape.patterns import JWT_RE
 from contracttape.redact import Redactor
 from contracttape.scan import scan_document, scan_text
+from contracttape.secret_rules import JWT_RE
 from tests.secrets_corpus import BENIGN_JSON, BENIGN_LINES, SECRET_FORMS, Form
 
 IDS = [f.name for f in SECRET_FORMS]

@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from contracttape import RecordMode, TapeSession
-from contracttape.budget import Budget
-from contracttape.ledger import FileLedger
-from contracttape.patterns import JWT_RE
-from contracttape.pricing import PriceBook
+from contracttape.budget.guard import Budget
+from contracttape.budget.ledger import FileLedger
+from contracttape.budget.prices import PriceBook
+from contracttape.secret_rules import JWT_RE
 from contracttape.services import default_catalogue
 from tests.integration.loopback_app import LoopbackServer
 from tests.secrets_corpus import SECRET_FORMS, Form, secret

@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from contracttape.sandbox import errors, jsonbody, tokens, vectors
+from contracttape import tokenizer as tokens
+from contracttape.sandbox import errors, jsonbody, vectors
 from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.errors import ServiceError
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from contracttape.endpoints import Catalogue
 from contracttape.services.llamaparse import LLAMAPARSE
 from contracttape.services.openai import OPENAI
+from contracttape.services.profile import Catalogue
 from contracttape.services.supabase import SUPABASE
 
 BUILTIN_PROFILES = (OPENAI, LLAMAPARSE, SUPABASE)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from contracttape.costs import FREE, Cost, Estimate, json_of, multipart_fields, pdf_pages
-from contracttape.endpoints import Route, ServiceProfile, query_values
+from contracttape.bodies import json_or_none, multipart_fields
+from contracttape.budget.costs import FREE, Cost, Estimate, pdf_pages
+from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.pricing import PriceBook
+from contracttape.services.profile import Route, ServiceProfile, query_values
 
 
 def _expand(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -28,7 +29,7 @@ class LlamaParseCosts:
 
     def _tier(self, request: RecordedRequest, fields: dict[str, bytes], prices: PriceBook) -> str:
         if request.path.startswith("/api/v2/"):
-            config = json_of(fields.get("configuration", b"")) or {}
+            config = json_or_none(fields.get("configuration", b"")) or {}
             return str(config.get("tier"))
         if fields.get("premium_mode") == b"true":
             return "agentic_plus"
@@ -51,7 +52,7 @@ class LlamaParseCosts:
         return Estimate(_credits_usd(prices, credits), f"{pages} page(s) x {tier} ({credits:g} credits)")
 
     def actual(self, request: RecordedRequest, response: RecordedResponse, prices: PriceBook) -> Cost:
-        body = json_of(response.body) or {}
+        body = json_or_none(response.body) or {}
         if response.status >= 400:
             return Cost(0.0, basis="refused requests are not billed")
         if request.path.endswith("/upload"):

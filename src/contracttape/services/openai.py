@@ -6,24 +6,26 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from contracttape.costs import FREE, Cost, Estimate, json_of, stream_usage
-from contracttape.endpoints import Route, ServiceProfile, json_body
+from contracttape.bodies import json_object, json_or_none, sse_events
+from contracttape.budget.costs import FREE, Cost, Estimate, stream_usage
+from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.pricing import PriceBook
-from contracttape.samples import sse_events
+from contracttape.services.profile import Route, ServiceProfile
 
 
 def _embeddings(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
     # The SDK asks for base64 unless told otherwise; the response shape differs (str vs list).
-    return {"encoding_format": str(json_body(request).get("encoding_format") or "float")}
+    return {"encoding_format": str(json_object(request).get("encoding_format") or "float")}
 
 
 def _chat(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
-    return {"stream": "true" if json_body(request).get("stream") else "false"}
+    return {"stream": "true" if json_object(request).get("stream") else "false"}
 
 
 def _tokens(text: str) -> int:
-    from contracttape.sandbox.tokens import count  # tiktoken, cl100k, offline
+    from contracttape.tokenizer import (
+        count,  # tiktoken, cl100k, offline (imported late: tiktoken is slow to load)
+    )
 
     return count(text)
 
@@ -52,7 +54,7 @@ class OpenAICosts:
     """Embeddings bill input tokens; chat bills input and output tokens (per 1M, price file)."""
 
     def estimate(self, request: RecordedRequest, prices: PriceBook) -> Estimate | None:
-        body = json_body(request)
+        body = json_object(request)
         margin = prices.number("openai", "token_margin")
         if request.path.endswith("/embeddings"):
             model = str(body.get("model"))
@@ -96,10 +98,10 @@ class OpenAICosts:
     def actual(self, request: RecordedRequest, response: RecordedResponse, prices: PriceBook) -> Cost:
         if response.status >= 400:
             return Cost(0.0, basis="failed requests are not billed")
-        body = json_body(request)
+        body = json_object(request)
         model = str(body.get("model"))
         if request.path.endswith("/embeddings"):
-            usage = (json_of(response.body) or {}).get("usage") or {}
+            usage = (json_or_none(response.body) or {}).get("usage") or {}
             tokens = float(usage.get("prompt_tokens", 0))
             usd = tokens * prices.number("openai", "embeddings", model, "input_per_1m") / 1e6
             return Cost(usd, {"input_tokens": tokens}, f"usage of {model}")
@@ -117,7 +119,7 @@ class OpenAICosts:
                         "completion_tokens": _tokens(text),
                     }
             else:
-                usage = (json_of(response.body) or {}).get("usage") or {}
+                usage = (json_or_none(response.body) or {}).get("usage") or {}
             tokens_in, tokens_out = (
                 float(usage.get("prompt_tokens", 0)),
                 float(usage.get("completion_tokens", 0)),
@@ -142,7 +144,7 @@ def _dearest(table: Mapping[str, Any]) -> Mapping[str, Any]:
 def _reported_usage(response: RecordedResponse) -> Mapping[str, Any] | None:
     """``usage`` as any OpenAI endpoint reports it: top level, under ``response`` (the
     Responses API), or in the last stream event that carries one."""
-    bodies: list[Any] = [json_of(response.body)]
+    bodies: list[Any] = [json_or_none(response.body)]
     if (response.header("content-type") or "").startswith("text/event-stream"):
         bodies = list(reversed(sse_events(response.body)))
     for body in bodies:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from contracttape.costs import Cost, Estimate
-from contracttape.endpoints import Route, ServiceProfile, json_body, query
+from contracttape.bodies import json_object
+from contracttape.budget.costs import Cost, Estimate
+from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.pricing import PriceBook
+from contracttape.services.profile import Route, ServiceProfile, query
 
 
 def _rest(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -29,7 +30,7 @@ def _grant(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str
 
 
 def _rpc(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
-    return {"args": ",".join(sorted(json_body(request)))}
+    return {"args": ",".join(sorted(json_object(request)))}
 
 
 class SupabaseCosts:

@@ -15,7 +15,7 @@ from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.db import Database
 from contracttape.sandbox.supabase.functions import FunctionsService, Handler
 from contracttape.sandbox.supabase.rest import RestService
-from contracttape.sandbox.supabase.tokens import Signer
+from contracttape.sandbox.supabase.signing import Signer
 
 
 class SupabaseApp:

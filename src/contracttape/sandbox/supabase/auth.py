@@ -19,7 +19,7 @@ from starlette.routing import Route
 from contracttape.sandbox import jsonbody
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.errors import auth_error
-from contracttape.sandbox.supabase.tokens import InvalidToken, bearer
+from contracttape.sandbox.supabase.signing import InvalidToken, bearer
 
 ACCESS_TOKEN_SECONDS = 3600
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.db import Database
 from contracttape.sandbox.supabase.errors import missing_api_key
-from contracttape.sandbox.supabase.tokens import InvalidToken, Signer, bearer
+from contracttape.sandbox.supabase.signing import InvalidToken, Signer, bearer
 
 
 @dataclass

@@ -21,7 +21,7 @@ from contracttape.sandbox import jsonbody
 from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.errors import rest_error
-from contracttape.sandbox.supabase.tokens import InvalidToken
+from contracttape.sandbox.supabase.signing import InvalidToken
 
 RESERVED = {"select", "order", "limit", "offset", "on_conflict", "columns", "apikey"}
 OPERATORS = {

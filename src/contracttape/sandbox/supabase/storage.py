@@ -22,7 +22,7 @@ from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.errors import storage_error
 from contracttape.sandbox.supabase.keys import bucket_dir, bucket_name, keys_in, object_file, object_key
-from contracttape.sandbox.supabase.tokens import InvalidToken
+from contracttape.sandbox.supabase.signing import InvalidToken
 
 SIGNED_UPLOAD_SECONDS = 7200
 DEFAULT_LIMIT = 50 * 1024 * 1024

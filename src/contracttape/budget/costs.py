@@ -8,16 +8,13 @@ largest possible output, LlamaParse counts the pages of the PDF being uploaded.
 from __future__ import annotations
 
 import io
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from contracttape import multipart
+from contracttape.bodies import sse_events
+from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.normalize import media_type
-from contracttape.pricing import PriceBook
-from contracttape.samples import sse_events
 
 
 @dataclass(frozen=True)
@@ -48,13 +45,6 @@ class CostRule(Protocol):
 FREE = Estimate(0.0, "free")
 
 
-def json_of(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def pdf_pages(data: bytes) -> int:
     """Pages in a PDF (at least 1, so a document we cannot read is never estimated at 0)."""
     from pypdf import PdfReader
@@ -65,16 +55,6 @@ def pdf_pages(data: bytes) -> int:
         return max(1, len(PdfReader(io.BytesIO(data)).pages))
     except (PdfReadError, ValueError, KeyError, TypeError, OSError):
         return 1
-
-
-def multipart_fields(request: RecordedRequest) -> dict[str, bytes]:
-    """Form fields and files of a multipart request, by name (the first part of each name)."""
-    if not media_type(request.headers).startswith("multipart/"):
-        return {}
-    fields: dict[str, bytes] = {}
-    for part in multipart.parse(request.body, request.header("content-type") or "") or []:
-        fields.setdefault(part.name, part.data)
-    return fields
 
 
 def stream_usage(body: bytes) -> dict[str, Any] | None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from contracttape.index import InteractionIndex
-from contracttape.matching import RequestShape
+from contracttape.matching import InteractionIndex, RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 
 POLL = RecordedRequest("GET", "http://h.test/jobs/1")

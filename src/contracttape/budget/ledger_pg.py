@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, fields, replace
 from typing import Any
 
+from contracttape.budget.ledger import REFUSED, SETTLED, Entry, Refusal, decide, release_orphans
 from contracttape.errors import ConfigError
-from contracttape.ledger import REFUSED, SETTLED, Entry, Refusal, decide, release_orphans
 
 LOCK_KEY = 7_424_001  # pg_advisory_xact_lock key for contracttape's ledger
 COLUMNS = [f.name for f in fields(Entry)]

@@ -9,13 +9,9 @@ from typing import Any
 
 import yaml
 
-from contracttape.errors import ConfigError
+from contracttape.errors import PricingError
 
 FORMAT_VERSION = 1
-
-
-class PricingError(ConfigError):
-    """A price the budget needs is missing or malformed."""
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 from genson import SchemaBuilder, SchemaNode
 from genson.schema.strategies import Boolean, List, Null, Number, Object, String
 
-from contracttape import formats
+from contracttape.contracts import formats
 
 EVIDENCE = "x-evidence"
 MIN_FORMAT_SAMPLES = 3

@@ -13,12 +13,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 
-from contracttape.costs import Cost, CostRule, Estimate
-from contracttape.endpoints import Catalogue
+from contracttape.budget.costs import Cost, CostRule, Estimate
+from contracttape.budget.ledger import REFUSED, Entry, Ledger, new_entry
+from contracttape.budget.prices import PriceBook
 from contracttape.errors import BudgetExceeded
-from contracttape.ledger import REFUSED, Entry, Ledger, new_entry
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.pricing import PriceBook
+from contracttape.services.profile import Catalogue
 
 
 @dataclass(frozen=True)

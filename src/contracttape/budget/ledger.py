@@ -267,12 +267,3 @@ def _entry(path: Path, position: int, data: Any) -> Entry:
     ):
         raise ConfigError(f"{where}: a field has the wrong type or state; move the ledger aside")
     return Entry(**data)
-
-
-def open_ledger(location: str, root: Path) -> Ledger:
-    """A ledger from ``--ledger``: a postgresql:// URL, or a file path (relative to the rootdir)."""
-    if location.startswith(("postgresql://", "postgres://")):
-        from contracttape.ledger_pg import PostgresLedger
-
-        return PostgresLedger(location)
-    return FileLedger((root / location).resolve())

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from contracttape.contracts import ContractFile, strip_annotations
+from contracttape.contracts.book import ContractFile, strip_annotations
 
 OPENAPI_VERSION = "3.1.0"
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from contracttape.ledger import ORPHANED, REFUSED, RESERVED, Entry
+from contracttape.budget.ledger import ORPHANED, REFUSED, RESERVED, Entry
 
 
 def totals(entries: Iterable[Entry], key: str) -> dict[str, float]:

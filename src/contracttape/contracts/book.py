@@ -18,14 +18,14 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
-from contracttape import formats
+from contracttape.bodies import media_type
 from contracttape.cassettes import CassetteCache, write_atomic
-from contracttape.endpoints import Catalogue, Endpoint
+from contracttape.contracts import formats
+from contracttape.contracts.inference import evidence_of, render
+from contracttape.contracts.samples import NO_SAMPLE, sample_of
 from contracttape.errors import ContractError
-from contracttape.inference import evidence_of, render
 from contracttape.model import Interaction
-from contracttape.normalize import media_type
-from contracttape.samples import NO_SAMPLE, sample_of
+from contracttape.services.profile import Catalogue, Endpoint
 
 FORMAT_VERSION = 1
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"

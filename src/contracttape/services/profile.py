@@ -12,7 +12,6 @@ Profiles register in a ``Catalogue``; users add their own (see README, "Contract
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,10 +20,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from contracttape.model import RecordedRequest
-from contracttape.normalize import media_type
 
 if TYPE_CHECKING:
-    from contracttape.costs import CostRule
+    from contracttape.budget.costs import CostRule
 
 Variant = Callable[[RecordedRequest, Mapping[str, str]], Mapping[str, str]]
 
@@ -159,13 +157,3 @@ def query_values(request: RecordedRequest, name: str) -> list[str]:
     """Every value of a query parameter, repeated (``a=1&a=2``) or comma-joined (``a=1,2``)."""
     pairs = parse_qsl(urlsplit(request.uri).query, keep_blank_values=True)
     return [part.strip() for key, value in pairs if key == name for part in value.split(",") if part.strip()]
-
-
-def json_body(request: RecordedRequest) -> dict[str, object]:
-    if not request.body or ("json" not in media_type(request.headers) and request.body[:1] != b"{"):
-        return {}
-    try:
-        parsed = json.loads(request.body)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}

@@ -1,0 +1,168 @@
+"""What an HTTP body is: its media type, whether it is JSON, its decoded bytes, its SSE events,
+its multipart parts. The ground floor every other module reads bodies through (one definition
+of "JSON", one JSON parser, one multipart parser, one SSE reader).
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import gzip
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from contracttape.model import Headers, RecordedRequest, header_value
+
+# -- media types and JSON ------------------------------------------------------------------------
+
+
+def media_type(headers: Headers) -> str:
+    return (header_value(headers, "content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def is_json_type(mtype: str) -> bool:
+    return mtype == "application/json" or mtype.endswith("+json") or mtype.endswith("/json")
+
+
+def looks_like_json(body: bytes, headers: Headers) -> bool:
+    """Worth parsing as JSON: a JSON media type, or a body that opens like an object or array."""
+    return bool(body) and (is_json_type(media_type(headers)) or body.lstrip()[:1] in (b"{", b"["))
+
+
+def parse_json(body: bytes | str) -> tuple[bool, Any]:
+    """``(True, value)`` for a JSON body, ``(False, None)`` for anything else."""
+    try:
+        return True, json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False, None
+
+
+def json_or_none(body: bytes | str) -> Any:
+    return parse_json(body)[1]
+
+
+def json_object(request: RecordedRequest) -> dict[str, Any]:
+    """A request's JSON object body, or ``{}`` (not JSON, or not an object)."""
+    if not looks_like_json(request.body, request.headers):
+        return {}
+    parsed = json_or_none(request.body)
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def pretty_json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# -- content codings ----------------------------------------------------------------------------
+
+
+def decode_body(body: bytes, headers: Headers) -> bytes:
+    """Undo Content-Encoding (gzip, deflate, br; stacked codings in reverse order).
+
+    Some clients (urllib3) hand over a body they already decoded while the header still names
+    the coding; a body that does not decode is therefore taken as already decoded.
+    """
+    try:
+        return _decode(body, (header_value(headers, "content-encoding") or "").lower())
+    except (OSError, EOFError, zlib.error, ValueError):
+        return body
+
+
+def _decode(body: bytes, coding: str) -> bytes:
+    for step in reversed([c.strip() for c in coding.split(",") if c.strip()]):
+        if step in ("gzip", "x-gzip"):
+            body = gzip.decompress(body)
+        elif step == "deflate":
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:
+                body = zlib.decompress(body, -zlib.MAX_WBITS)
+        elif step == "br":
+            body = _brotli_decompress(body)
+        elif step != "identity":
+            raise ValueError(f"unsupported content-encoding {step!r}")
+    return body
+
+
+def _brotli_decompress(body: bytes) -> bytes:
+    try:
+        import brotli  # optional dependency: pip install 'contracttape[brotli]'
+    except ImportError as exc:
+        raise ValueError(
+            "a br-encoded body needs the brotli package: pip install 'contracttape[brotli]'"
+        ) from exc
+    data: bytes = brotli.decompress(body)
+    return data
+
+
+# -- server-sent events --------------------------------------------------------------------------
+
+
+def sse_events(body: bytes) -> list[Any]:
+    """The JSON events of a ``text/event-stream`` body (``[DONE]`` and comments skipped).
+
+    Each event's ``event:`` name, when the stream gives one and the data has no ``type``, is
+    kept as ``type`` so inference can tell event kinds apart.
+    """
+    events: list[Any] = []
+    for block in body.decode("utf-8", "replace").replace("\r\n", "\n").split("\n\n"):
+        name, data = None, []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        text = "\n".join(data)
+        if not text or text == "[DONE]":
+            continue
+        ok, event = parse_json(text)
+        if not ok:
+            continue
+        if name and isinstance(event, dict) and "type" not in event:
+            event = {"type": name, **event}
+        events.append(event)
+    return events
+
+
+# -- multipart -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def multipart(body: bytes, content_type: str) -> list[Part] | None:
+    """The parts of a multipart body in order (stdlib email parser), or None if it is not one."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        return None
+    parts = []
+    for part in message.iter_parts():
+        payload = part.get_payload(decode=True)
+        parts.append(
+            Part(
+                name=str(part.get_param("name", header="content-disposition") or ""),
+                filename=str(part.get_filename() or ""),
+                content_type=part.get_content_type(),
+                data=payload if isinstance(payload, bytes) else b"",
+            )
+        )
+    return parts
+
+
+def multipart_fields(request: RecordedRequest) -> dict[str, bytes]:
+    """Form fields and files of a multipart request, by name (the first part of each name)."""
+    if not media_type(request.headers).startswith("multipart/"):
+        return {}
+    fields: dict[str, bytes] = {}
+    for part in multipart(request.body, request.header("content-type") or "") or []:
+        fields.setdefault(part.name, part.data)
+    return fields
