@@ -17,7 +17,7 @@ from contracttape.contracts import book as contract_files
 from contracttape.contracts.openapi import document
 from contracttape.errors import ContractTapeError
 from contracttape.scan import ALLOWLIST_FILE, load_allowlist, pattern_count, scan_paths
-from contracttape.settings import Settings, load_settings
+from contracttape.settings import Settings, find_root, load_settings
 
 DEFAULT_SUITE = "tests/integration"
 DEFAULT_SCAN_PATHS = ("cassettes", "contracts", "reports", ".contracttape")
@@ -205,7 +205,7 @@ def contracts() -> None:
 
 def _settings() -> Settings:
     try:
-        return load_settings(Path.cwd())
+        return load_settings(find_root(Path.cwd()))
     except ContractTapeError as exc:
         raise click.ClickException(str(exc)) from exc
 

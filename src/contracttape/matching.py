@@ -22,10 +22,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from contracttape.bodies import looks_like_json, media_type, multipart, parse_json
 from contracttape.model import Interaction, RecordedRequest
+from contracttape.normalize import MATCHED_REQUEST_HEADERS
 
-# Request headers that change the answer (PostgREST's Prefer / Accept profiles, ranges,
-# storage upserts). Everything else (auth, SDK noise) is ignored for matching.
-MATCHED_HEADERS = ("prefer", "range", "x-upsert", "accept-profile", "content-profile")
+# Request headers that change the answer (``prefer``, ``range``, and what service profiles add,
+# e.g. PostgREST's profiles and storage's upsert: ``Normaliser.headers.matched``). Everything
+# else (auth, SDK noise) is ignored for matching, except a non-generic ``accept``.
+MATCHED_HEADERS = MATCHED_REQUEST_HEADERS
 _GENERIC_ACCEPT = frozenset({"", "*/*", "application/json", "application/json, */*", "text/event-stream"})
 
 MATCHERS = ("method", "origin", "path", "query", "headers", "body")
@@ -61,8 +63,8 @@ def canonical_body(request: RecordedRequest) -> Any:
     return {"sha256": _sha(body)}
 
 
-def _matched_headers(request: RecordedRequest) -> list[tuple[str, str]]:
-    found = [(name, request.header(name) or "") for name in MATCHED_HEADERS if request.header(name)]
+def _matched_headers(request: RecordedRequest, matched: frozenset[str]) -> list[tuple[str, str]]:
+    found = [(name, request.header(name) or "") for name in sorted(matched) if request.header(name)]
     accept = (request.header("accept") or "").strip().lower()
     if accept not in _GENERIC_ACCEPT:
         found.append(("accept", accept))
@@ -81,7 +83,7 @@ class RequestShape:
     body: str  # canonical JSON text of the body's canonical form
 
     @classmethod
-    def of(cls, request: RecordedRequest) -> RequestShape:
+    def of(cls, request: RecordedRequest, matched: frozenset[str] = MATCHED_HEADERS) -> RequestShape:
         parts = urlsplit(request.uri)
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
         return cls(
@@ -89,7 +91,7 @@ class RequestShape:
             origin=f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}",
             path=parts.path or "/",
             query=tuple(sorted(parse_qsl(parts.query, keep_blank_values=True))),
-            headers=tuple(_matched_headers(request)),
+            headers=tuple(_matched_headers(request, matched)),
             body=json.dumps(canonical_body(request), sort_keys=True, separators=(",", ":"), default=str),
         )
 
@@ -182,10 +184,15 @@ class Candidate:
 class InteractionIndex:
     """Serves each recorded interaction once, identical requests in the order recorded."""
 
-    def __init__(self, interactions: Sequence[Interaction], allow_repeats: bool = False) -> None:
+    def __init__(
+        self,
+        interactions: Sequence[Interaction],
+        allow_repeats: bool = False,
+        matched: frozenset[str] = MATCHED_HEADERS,
+    ) -> None:
         self.interactions = tuple(interactions)
         self.allow_repeats = allow_repeats
-        self._shapes = [RequestShape.of(i.request) for i in self.interactions]
+        self._shapes = [RequestShape.of(i.request, matched) for i in self.interactions]
         self._by_key: dict[str, list[int]] = defaultdict(list)
         for position, shape in enumerate(self._shapes):
             self._by_key[shape.key].append(position)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,29 +23,66 @@ from contracttape.redact import Redactor, map_json
 PINNED_HTTP_DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
 PINNED_EPOCH = 1767225600  # 2026-01-01T00:00:00Z, for creation timestamps given as epoch seconds
 
+# The generic header rules (HTTP itself, common proxies and SDK generators); each service profile
+# adds its own, and ``HeaderRules.extended`` merges them (see ``run.header_rules``).
 # Request headers that carry no meaning for the server's answer but change between runs or
 # SDK versions; they are neither stored nor matched.
 NOISE_REQUEST_HEADERS = frozenset(
     {"user-agent", "accept-encoding", "connection", "content-length", "host", "keep-alive", "te"}
 )
-NOISE_REQUEST_PREFIXES = ("x-stainless-",)
+NOISE_REQUEST_PREFIXES = ("x-stainless-",)  # Stainless-generated SDKs (OpenAI, LlamaCloud, ...)
 
 # Response headers whose values change on every call; pinned to a stable stand-in.
-_VOLATILE_RESPONSE_HEADERS: dict[str, str] = {
+VOLATILE_RESPONSE_HEADERS: dict[str, str] = {
     "date": PINNED_HTTP_DATE,
     "expires": PINNED_HTTP_DATE,
     "last-modified": PINNED_HTTP_DATE,
     "x-request-id": "req_normalised",
     "request-id": "req_normalised",
     "x-amzn-requestid": "req_normalised",
-    "sb-request-id": "req_normalised",
     "x-correlation-id": "req_normalised",
     "cf-ray": "normalised",
-    "openai-processing-ms": "0",
     "x-envoy-upstream-service-time": "0",
     "age": "0",
     "etag": '"normalised"',
 }
+# Request headers that change what a server answers, for every service.
+MATCHED_REQUEST_HEADERS = frozenset({"prefer", "range"})
+
+
+def _lowered(mapping: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in mapping.items()}
+
+
+@dataclass(frozen=True)
+class HeaderRules:
+    """Which headers are noise, volatile or matched: the generic ones plus every profile's."""
+
+    noise: frozenset[str] = NOISE_REQUEST_HEADERS
+    noise_prefixes: tuple[str, ...] = NOISE_REQUEST_PREFIXES
+    volatile: tuple[tuple[str, str], ...] = tuple(sorted(VOLATILE_RESPONSE_HEADERS.items()))
+    matched: frozenset[str] = MATCHED_REQUEST_HEADERS
+
+    def extended(
+        self,
+        *,
+        noise: Iterable[str] = (),
+        noise_prefixes: Iterable[str] = (),
+        volatile: Mapping[str, str] | None = None,
+        matched: Iterable[str] = (),
+    ) -> HeaderRules:
+        return HeaderRules(
+            noise=self.noise | {n.lower() for n in noise},
+            noise_prefixes=tuple(sorted({*self.noise_prefixes, *(p.lower() for p in noise_prefixes)})),
+            volatile=tuple(sorted({**dict(self.volatile), **_lowered(volatile or {})}.items())),
+            matched=self.matched | {m.lower() for m in matched},
+        )
+
+    def is_noise(self, name: str) -> bool:
+        lowered = name.lower()
+        return lowered in self.noise or lowered.startswith(self.noise_prefixes)
+
+
 # Headers dropped from stored responses: hop-by-hop, or recomputed on write.
 _DROPPED_RESPONSE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "connection", "keep-alive"})
 
@@ -53,11 +90,6 @@ _ISO_INSTANT = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
     r"(?P<frac>\.\d+)?(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
 )
-
-
-def is_noise_header(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in NOISE_REQUEST_HEADERS or lowered.startswith(NOISE_REQUEST_PREFIXES)
 
 
 def pin_instant(value: str) -> str:
@@ -110,8 +142,11 @@ class Normaliser:
     # real origin (scheme://host:port) -> logical origin stored in cassettes
     origins: Mapping[str, str] = field(default_factory=dict)
     pin_timestamps: bool = True
+    headers: HeaderRules = field(default_factory=HeaderRules)
+    _volatile: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_volatile", dict(self.headers.volatile))
         # JWT claims are base64 inside the token: let the redactor rename origins in them too.
         object.__setattr__(self, "redactor", replace(self.redactor, claim_rewrite=self.rename_origins))
 
@@ -165,7 +200,7 @@ class Normaliser:
 
     def request(self, request: RecordedRequest) -> RecordedRequest:
         """The stored (and matched) form of a request."""
-        headers = tuple((n, v) for n, v in request.headers if not is_noise_header(n))
+        headers = tuple((n, v) for n, v in request.headers if not self.headers.is_noise(n))
         headers = tuple((n, self.rename_origins(v)) for n, v in self.redactor.headers(headers))
         body = self.body(decode_body(request.body, request.headers), request.headers)
         headers = tuple((n, v) for n, v in headers if n.lower() != "content-encoding")
@@ -191,8 +226,8 @@ class Normaliser:
                 continue
             if lowered == "content-length":
                 value = str(length)
-            elif lowered in _VOLATILE_RESPONSE_HEADERS:
-                value = _VOLATILE_RESPONSE_HEADERS[lowered]
+            elif lowered in self._volatile:
+                value = self._volatile[lowered]
             elif lowered.startswith("x-ratelimit-remaining-"):
                 value = limits.get(
                     "x-ratelimit-limit-" + lowered.removeprefix("x-ratelimit-remaining-"), value

@@ -7,9 +7,6 @@ Precedence of per-test options (one chain, ``config.merge``): command line >
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -19,9 +16,7 @@ from typing import Any
 import pytest
 
 from contracttape import _offline, cassettes
-from contracttape.budget import open_ledger
 from contracttape.budget.guard import Budget
-from contracttape.budget.prices import PriceBook
 from contracttape.budget.spend import spend_summary
 from contracttape.cassettes import CassetteCache, cassette_path
 from contracttape.config import (
@@ -37,8 +32,8 @@ from contracttape.contracts.book import ContractBook
 from contracttape.errors import ConfigError, ContractTapeError
 from contracttape.normalize import Normaliser
 from contracttape.redact import Redactor
+from contracttape.run import Run, RunOptions, new_run_id
 from contracttape.session import TapeSession
-from contracttape.settings import load_settings
 from contracttape.targets import live_env
 
 MARKER = "contracttape"
@@ -49,11 +44,7 @@ class PluginState:
     """Per-pytest-run state, kept in ``config.stash`` (never a module global)."""
 
     cli: TapeOptions
-    target: Target
-    cassette_dir: Path
-    contracts: ContractBook
-    budget: Budget
-    origins: dict[str, str] = field(default_factory=dict)
+    run: Run  # everything the run needs, wired once (run.py)
     cache: CassetteCache = field(default_factory=CassetteCache)
     stack: ExitStack = field(default_factory=ExitStack)
     network_incidents: _offline.Incidents = field(default_factory=_offline.Incidents)
@@ -62,10 +53,30 @@ class PluginState:
     written: int = 0
     slept_seconds: float = 0.0
 
+    @property
+    def target(self) -> Target:
+        return self.run.target
+
+    @property
+    def cassette_dir(self) -> Path:
+        return self.run.cassettes
+
+    @property
+    def contracts(self) -> ContractBook:
+        return self.run.contracts
+
+    @property
+    def budget(self) -> Budget:
+        return self.run.budget
+
+    @property
+    def origins(self) -> dict[str, str]:
+        return self.run.origins
+
     def normaliser_for(self, redactor: Redactor) -> Normaliser:
         """One normaliser per redactor for the run (building one compiles the secret patterns)."""
         if redactor not in self.normalisers:
-            self.normalisers[redactor] = Normaliser(redactor=redactor, origins=self.origins)
+            self.normalisers[redactor] = self.run.normaliser(redactor)
         return self.normalisers[redactor]
 
 
@@ -146,46 +157,27 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "--target live needs a spend cap: pass --budget-usd (make record TARGET=live BUDGET=0.50)."
         )
+    options = RunOptions(
+        # --cassette-dir, else the ini key (an alias kept for old configs), else pyproject
+        cassettes=config.getoption("--cassette-dir") or config.getini("contracttape_cassette_dir") or None,
+        ledger=config.getoption("--ledger"),
+        budget_usd=config.getoption("--budget-usd"),
+        monthly_cap=config.getoption("--monthly-cap"),
+        target=target,
+        run_id=_run_id(config),
+    )
     try:
-        settings = load_settings(config.rootpath)
-        cassette_dir = _cassette_dir(config, settings.cassettes)
-        catalogue = settings.catalogue()
-        contracts = ContractBook(settings.contracts, catalogue)
-        budget = Budget(
-            ledger=open_ledger(config.getoption("--ledger") or settings.ledger, config.rootpath),
-            run_id=_run_id(config),
-            prices=PriceBook.load(settings.prices),
-            catalogue=catalogue,
-            cap=config.getoption("--budget-usd"),
-            monthly_cap=config.getoption("--monthly-cap"),
-        )
+        run = Run.build(config.rootpath, options)
     except ContractTapeError as exc:
         raise pytest.UsageError(str(exc)) from exc
     state = PluginState(
-        contracts=contracts,
-        budget=budget,
-        cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None),
-        target=target,
-        cassette_dir=cassette_dir,
+        cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None), run=run
     )
     if state.cli.record_mode not in (None, RecordMode.NONE):
-        cassettes.sweep_temporaries(cassette_dir)  # leftovers of a writer killed mid-write
+        cassettes.sweep_temporaries(run.cassettes)  # leftovers of a writer killed mid-write
     config.stash[STATE] = state
     if config.getoption("--block-network"):
         state.stack.enter_context(_offline.block_network(state.network_incidents, "pytest session"))
-
-
-def _cassette_dir(config: pytest.Config, from_settings: Path) -> Path:
-    """--cassette-dir > the ini option > [tool.contracttape] cassettes; never a file."""
-    option = config.getoption("--cassette-dir")
-    raw = str(option or config.getini("contracttape_cassette_dir") or "")
-    where = "--cassette-dir" if option else "contracttape_cassette_dir (ini)"
-    if not raw:
-        raw, where = str(from_settings), "[tool.contracttape] cassettes"
-    path: Path = (config.rootpath / raw).resolve()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{where} = {raw!r} is a file, not a directory; point it at a cassette folder")
-    return path
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -193,10 +185,7 @@ def _run_id(config: pytest.Config) -> str:
     worker_input = getattr(config, "workerinput", None)
     if worker_input and "contracttape_run_id" in worker_input:
         return str(worker_input["contracttape_run_id"])
-    return (
-        os.environ.get("CONTRACTTAPE_RUN_ID")
-        or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
-    )
+    return new_run_id()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -240,10 +229,10 @@ def contracttape_env(
 
     state = pytestconfig.stash[STATE]
     if (state.cli.record_mode or RecordMode.NONE) is RecordMode.NONE:
-        yield replay_env()
+        yield replay_env(state.run.catalogue)
     elif state.target is Target.LIVE:
         try:
-            yield live_env(pytestconfig.rootpath)
+            yield live_env(pytestconfig.rootpath, catalogue=state.run.catalogue)
         except ConfigError as exc:
             pytest.fail(str(exc), pytrace=False)
     else:
@@ -295,6 +284,7 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
         compress_time=bool(options.compress_time),
         contracts=state.contracts if options.validate_contracts else None,
         budget=state.budget,
+        distributions=state.run.catalogue.distributions(),
     )
     item.stash[SESSION] = session
     item.stash[REPORTED] = set()

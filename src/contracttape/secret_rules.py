@@ -70,10 +70,6 @@ SECRET_HEADERS: frozenset[str] = frozenset(
         "x-api-key",
         "cookie",
         "set-cookie",
-        "openai-organization",
-        "openai-project",
-        "x-client-info-secret",
-        "x-supabase-api-key",
     }
 )
 

@@ -38,6 +38,7 @@ from contracttape.matching import InteractionIndex, RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.normalize import Normaliser
 from contracttape.provenance import provenance
+from contracttape.run import built_in_distributions, default_normaliser
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,13 @@ class TapeSession:
         compress_time: bool = True,
         contracts: ContractBook | None = None,
         budget: Budget | None = None,
+        distributions: tuple[str, ...] | None = None,
     ) -> None:
         self.path = Path(path)
         self.mode = mode
         self.test_id = test_id or str(path)
-        self.normaliser = normaliser or Normaliser()
+        self.normaliser = normaliser or default_normaliser()
+        self.distributions = distributions if distributions is not None else built_in_distributions()
         self.target = target
         self.allow_unused = allow_unused
         self.compress_time = compress_time
@@ -86,7 +89,9 @@ class TapeSession:
         )
         self.existed = self.path.exists()
         self.index = InteractionIndex(
-            loaded.interactions if loaded else (), allow_repeats=allow_playback_repeats
+            loaded.interactions if loaded else (),
+            allow_repeats=allow_playback_repeats,
+            matched=self.normaliser.headers.matched,
         )
 
     # -- what kind of run this is ---------------------------------------------------------------
@@ -106,7 +111,8 @@ class TapeSession:
     def prepare(self, request: RecordedRequest) -> Prepared:
         """A request normalised as it would be stored, and its shape (the index key), once."""
         normalised = self.normaliser.request(request)
-        return Prepared(normalised, RequestShape.of(normalised), self.normaliser.as_sent(request))
+        shape = RequestShape.of(normalised, self.normaliser.headers.matched)
+        return Prepared(normalised, shape, self.normaliser.as_sent(request))
 
     def can_play(self, shape: RequestShape) -> bool:
         if self.replaying:
@@ -254,7 +260,12 @@ class TapeSession:
         """Write the cassette as this mode says; returns whether the file changed."""
         if self.replaying or not self.recorded or self.refusals:
             return False  # a test refused by the budget keeps its old cassette
-        meta = provenance(test_id=self.test_id, target=self.target, record_mode=self.mode.value)
+        meta = provenance(
+            test_id=self.test_id,
+            target=self.target,
+            record_mode=self.mode.value,
+            distributions=self.distributions,
+        )
         return cassettes.update(self.path, lambda current: self._merged(current, meta))
 
     def _merged(
@@ -264,7 +275,8 @@ class TapeSession:
         if self.mode is RecordMode.NEW_EPISODES:
             return old + self.recorded, meta
         if self.mode is RecordMode.ALL:
-            new_keys = {RequestShape.of(i.request).key for i in self.recorded}
-            kept = [i for i in old if RequestShape.of(i.request).key not in new_keys]
+            matched = self.normaliser.headers.matched
+            new_keys = {RequestShape.of(i.request, matched).key for i in self.recorded}
+            kept = [i for i in old if RequestShape.of(i.request, matched).key not in new_keys]
             return self.recorded + kept, meta
         return list(self.recorded), meta  # once (new cassette), rewrite

@@ -36,6 +36,15 @@ class Settings:
         return catalogue
 
 
+def find_root(start: Path) -> Path:
+    """The project a command run from ``start`` belongs to: the nearest folder holding a
+    pyproject.toml (as pytest finds its rootdir), else ``start`` itself."""
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
 def load_settings(root: Path) -> Settings:
     pyproject = root / "pyproject.toml"
     table: dict[str, object] = {}

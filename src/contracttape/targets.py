@@ -9,18 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from contracttape.errors import ConfigError
+from contracttape.services.profile import Catalogue
 
-LIVE_VARIABLES = (
-    "OPENAI_API_KEY",
-    "SUPABASE_URL",
-    "SUPABASE_ANON_KEY",
-    "SUPABASE_SERVICE_ROLE_KEY",
-    "LLAMA_CLOUD_API_KEY",
-)
-LIVE_DEFAULTS = {
-    "OPENAI_BASE_URL": "https://api.openai.com/v1",
-    "LLAMA_CLOUD_BASE_URL": "https://api.cloud.llamaindex.ai",
-}
+
+def required_variables(catalogue: Catalogue) -> tuple[str, ...]:
+    return tuple(v.name for _service, v in catalogue.live_variables() if v.default is None)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -40,17 +33,37 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def live_env(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The live services' variables: the environment wins over ``<root>/.env``; all keys required."""
+def live_env(
+    root: Path, environ: Mapping[str, str] | None = None, catalogue: Catalogue | None = None
+) -> dict[str, str]:
+    """Every profile's live variables: the environment wins over ``<root>/.env``, which wins
+    over a variable's default; a required one that is missing is named with its service."""
+    if catalogue is None:
+        from contracttape.services import default_catalogue
+
+        catalogue = default_catalogue()
+    variables = catalogue.live_variables()
     merged = {
-        **LIVE_DEFAULTS,
+        **{v.name: v.default for _service, v in variables if v.default is not None},
         **read_dotenv(root / ".env"),
         **dict(environ if environ is not None else os.environ),
     }
-    missing = [name for name in LIVE_VARIABLES if not merged.get(name)]
+    missing = [(service, v.name) for service, v in variables if not merged.get(v.name)]
     if missing:
+        names = ", ".join(name for _service, name in missing)
+        services = ", ".join(dict.fromkeys(service for service, _name in missing))
         raise ConfigError(
-            f"recording against the live services needs {', '.join(missing)} in the environment or in "
-            f"{root / '.env'} (git-ignored); or record against the sandbox (the default target)"
+            f"recording against the live services needs {names} in the environment or in "
+            f"{root / '.env'} (git-ignored; needed by {services}); or record against the sandbox "
+            "(the default target)"
         )
-    return {name: merged[name] for name in (*LIVE_VARIABLES, *LIVE_DEFAULTS)}
+    return {v.name: str(merged[v.name]) for _service, v in variables}
+
+
+def _built_in_required() -> tuple[str, ...]:
+    from contracttape.services import default_catalogue
+
+    return required_variables(default_catalogue())
+
+
+LIVE_VARIABLES = _built_in_required()  # the built-in services' required variables

@@ -11,39 +11,17 @@ from contracttape.sandbox.llamaparse_app import LlamaParseApp
 from contracttape.sandbox.openai_app import OpenAIApp
 from contracttape.sandbox.server import ServerThread
 from contracttape.sandbox.supabase.app import SupabaseApp
+from contracttape.services import default_catalogue
+from contracttape.services.profile import Catalogue
 
-# The origins cassettes store for sandbox traffic; the built-in service profiles know these hosts.
-LOGICAL_ORIGINS = {
-    "openai": "http://openai.sandbox.contracttape.test",
-    "llamaparse": "http://llamaparse.sandbox.contracttape.test",
-    "supabase": "http://supabase.sandbox.contracttape.test",
-}
+# The origins cassettes store for sandbox traffic: each built-in profile's logical origin.
+LOGICAL_ORIGINS = default_catalogue().logical_origins()
 
 
-# Replay keys: well-formed JWTs (supabase-py checks the key's shape) whose signature is the
-# redaction marker, so they are harmless and scan clean.
-REPLAY_ANON_KEY = (
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJhbm9uIn0.contracttape-redacted"
-)
-REPLAY_SERVICE_KEY = (
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
-    "eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJzZXJ2aWNlX3JvbGUifQ.contracttape-redacted"
-)
-
-
-def replay_env() -> dict[str, str]:
-    """What clients get during replay: logical origins and placeholder keys (nothing is sent)."""
-    return {
-        "OPENAI_BASE_URL": f"{LOGICAL_ORIGINS['openai']}/v1",
-        "OPENAI_API_KEY": "sk-sandbox-replay",
-        "LLAMA_CLOUD_BASE_URL": LOGICAL_ORIGINS["llamaparse"],
-        "LLAMA_CLOUD_API_KEY": "llx-sandbox-replay",
-        "SUPABASE_URL": LOGICAL_ORIGINS["supabase"],
-        "SUPABASE_ANON_KEY": REPLAY_ANON_KEY,
-        "SUPABASE_SERVICE_ROLE_KEY": REPLAY_SERVICE_KEY,
-        "LLAMA_CLOUD_WEBHOOK_SECRET": "replay",
-        "CONTRACTTAPE_SANDBOX_REVISION": "replay",
-    }
+def replay_env(catalogue: Catalogue | None = None) -> dict[str, str]:
+    """What clients get during replay: every profile's logical origins and placeholder keys
+    (nothing is sent)."""
+    return {**(catalogue or default_catalogue()).replay_env(), "CONTRACTTAPE_SANDBOX_REVISION": "replay"}
 
 
 ALL_SERVICES = ("openai", "llamaparse", "supabase")

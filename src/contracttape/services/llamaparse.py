@@ -8,7 +8,7 @@ from contracttape.bodies import json_or_none, multipart_fields
 from contracttape.budget.costs import FREE, Cost, Estimate, pdf_pages
 from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.services.profile import Route, ServiceProfile, query_values
+from contracttape.services.profile import LiveVariable, Route, ServiceProfile, query_values
 
 
 def _expand(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -94,4 +94,15 @@ LLAMAPARSE = ServiceProfile(
         Route("GET", "/api/parsing/job/{job_id}/result/json"),
     ),
     costs=LlamaParseCosts(),
+    logical_origin="http://llamaparse.sandbox.contracttape.test",
+    replay_env=(
+        ("LLAMA_CLOUD_BASE_URL", "http://llamaparse.sandbox.contracttape.test"),
+        ("LLAMA_CLOUD_API_KEY", "llx-sandbox-replay"),
+        ("LLAMA_CLOUD_WEBHOOK_SECRET", "replay"),
+    ),
+    live_variables=(
+        LiveVariable("LLAMA_CLOUD_API_KEY"),
+        LiveVariable("LLAMA_CLOUD_BASE_URL", "https://api.cloud.llamaindex.ai"),
+    ),
+    distributions=("llama-cloud",),
 )

@@ -10,7 +10,7 @@ from contracttape.bodies import json_object, json_or_none, sse_events
 from contracttape.budget.costs import FREE, Cost, Estimate, stream_usage
 from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.services.profile import Route, ServiceProfile
+from contracttape.services.profile import LiveVariable, Route, ServiceProfile
 
 
 def _embeddings(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -167,4 +167,16 @@ OPENAI = ServiceProfile(
         Route("GET", "/v1/models/{model}"),
     ),
     costs=OpenAICosts(),
+    logical_origin="http://openai.sandbox.contracttape.test",
+    replay_env=(
+        ("OPENAI_BASE_URL", "http://openai.sandbox.contracttape.test/v1"),
+        ("OPENAI_API_KEY", "sk-sandbox-replay"),
+    ),
+    live_variables=(
+        LiveVariable("OPENAI_API_KEY"),
+        LiveVariable("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    ),
+    volatile_headers=(("openai-processing-ms", "0"),),
+    secret_headers=frozenset({"openai-organization", "openai-project"}),
+    distributions=("openai",),
 )

@@ -7,7 +7,12 @@ request variants that change a response's shape (``encoding_format``, ``stream``
 has its own shape; a job id does not). A request to a known host that no route matches gets a
 clearly marked generic key; a host no profile knows gets no endpoint (and no contract).
 
-Profiles register in a ``Catalogue``; users add their own (see README, "Contracts").
+A ``ServiceProfile`` is everything the core needs to know about one service, as data: its hosts
+and sandbox origin, routes, cost rule, secret rules, volatile / noise / matched headers, the SDKs
+whose versions cassettes record, and the variables its clients need live and in replay.
+Profiles register in a ``Catalogue``, built once per run from the built-ins and the user's
+``[tool.contracttape] services``; the core reads the catalogue's unions. A user's profile has
+the same powers as a built-in one (README, "Adding a service").
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from contracttape.model import RecordedRequest
+from contracttape.secret_rules import SecretPattern
 
 if TYPE_CHECKING:
     from contracttape.budget.costs import CostRule
@@ -95,13 +101,37 @@ class Route:
 
 
 @dataclass(frozen=True)
+class LiveVariable:
+    """An environment variable a service's clients need against the live service."""
+
+    name: str
+    default: str | None = None  # None: required (a missing one stops a live recording by name)
+
+
+@dataclass(frozen=True)
 class ServiceProfile:
-    """A service: the hosts it answers on and its routes."""
+    """A service, as everything the core needs to know about it."""
 
     name: str
     hosts: tuple[str, ...]  # fnmatch patterns, e.g. "*.supabase.co"
     routes: tuple[Route, ...]
     costs: CostRule | None = None  # None: the service is free
+    # where sandbox traffic is stored (a host in ``hosts``), and what clients get in replay
+    logical_origin: str | None = None
+    replay_env: tuple[tuple[str, str], ...] = ()
+    live_variables: tuple[LiveVariable, ...] = ()
+    # headers: pinned in responses (name -> stand-in), dropped from requests, kept for matching
+    volatile_headers: tuple[tuple[str, str], ...] = ()
+    noise_headers: frozenset[str] = frozenset()
+    noise_header_prefixes: tuple[str, ...] = ()
+    matched_headers: frozenset[str] = frozenset()
+    # secrets beyond the names redaction recognises by meaning
+    secret_headers: frozenset[str] = frozenset()
+    secret_params: frozenset[str] = frozenset()
+    secret_keys: frozenset[str] = frozenset()
+    secret_patterns: tuple[SecretPattern, ...] = ()
+    # the SDKs whose versions change what goes over the wire (recorded in cassettes)
+    distributions: tuple[str, ...] = ()
 
     def serves(self, host: str) -> bool:
         return any(fnmatchcase(host, pattern) for pattern in self.hosts)
@@ -144,6 +174,48 @@ class Catalogue:
             if profile.serves(host):
                 return profile.endpoint(request, status)
         return None
+
+    # -- what the core reads: unions over every profile (an SDK is not tied to one host) ----------
+
+    def _union(self, attribute: str) -> frozenset[str]:
+        return frozenset(v.lower() for p in self.profiles for v in getattr(p, attribute))
+
+    def volatile_headers(self) -> dict[str, str]:
+        return {name.lower(): value for p in self.profiles for name, value in p.volatile_headers}
+
+    def noise_headers(self) -> frozenset[str]:
+        return self._union("noise_headers")
+
+    def noise_header_prefixes(self) -> tuple[str, ...]:
+        return tuple(sorted(self._union("noise_header_prefixes")))
+
+    def matched_headers(self) -> frozenset[str]:
+        return self._union("matched_headers")
+
+    def secret_headers(self) -> frozenset[str]:
+        return self._union("secret_headers")
+
+    def secret_params(self) -> frozenset[str]:
+        return self._union("secret_params")
+
+    def secret_keys(self) -> frozenset[str]:
+        return self._union("secret_keys")
+
+    def secret_patterns(self) -> tuple[SecretPattern, ...]:
+        return tuple(pattern for p in self.profiles for pattern in p.secret_patterns)
+
+    def distributions(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(d for p in self.profiles for d in p.distributions))
+
+    def logical_origins(self) -> dict[str, str]:
+        return {p.name: p.logical_origin for p in self.profiles if p.logical_origin}
+
+    def replay_env(self) -> dict[str, str]:
+        return {name: value for p in self.profiles for name, value in p.replay_env}
+
+    def live_variables(self) -> list[tuple[str, LiveVariable]]:
+        """(service, variable) for every profile, in registration order."""
+        return [(p.name, variable) for p in self.profiles for variable in p.live_variables]
 
 
 # -- helpers for variant functions --------------------------------------------------------------

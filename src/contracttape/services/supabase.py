@@ -8,7 +8,7 @@ from contracttape.bodies import json_object
 from contracttape.budget.costs import Cost, Estimate
 from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.services.profile import Route, ServiceProfile, query
+from contracttape.services.profile import LiveVariable, Route, ServiceProfile, query
 
 
 def _rest(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -23,6 +23,17 @@ def _rest(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]
     if "return=representation" in prefer:
         variant["return"] = "representation"
     return variant
+
+
+# Replay keys: well-formed JWTs (supabase-py checks the key's shape) whose signature is the
+# redaction marker, so they are harmless and scan clean.
+REPLAY_ANON_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJhbm9uIn0.contracttape-redacted"
+)
+REPLAY_SERVICE_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    "eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJzZXJ2aWNlX3JvbGUifQ.contracttape-redacted"
+)
 
 
 def _grant(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -83,4 +94,20 @@ SUPABASE = ServiceProfile(
         Route("POST", "/functions/v1/{function}", None, ("function",)),
     ),
     costs=SupabaseCosts(),
+    logical_origin="http://supabase.sandbox.contracttape.test",
+    replay_env=(
+        ("SUPABASE_URL", "http://supabase.sandbox.contracttape.test"),
+        ("SUPABASE_ANON_KEY", REPLAY_ANON_KEY),
+        ("SUPABASE_SERVICE_ROLE_KEY", REPLAY_SERVICE_KEY),
+    ),
+    live_variables=(
+        LiveVariable("SUPABASE_URL"),
+        LiveVariable("SUPABASE_ANON_KEY"),
+        LiveVariable("SUPABASE_SERVICE_ROLE_KEY"),
+    ),
+    volatile_headers=(("sb-request-id", "req_normalised"),),
+    # PostgREST's schema profiles and storage's upsert change what the server answers
+    matched_headers=frozenset({"x-upsert", "accept-profile", "content-profile"}),
+    secret_headers=frozenset({"x-client-info-secret", "x-supabase-api-key"}),
+    distributions=("supabase",),
 )
