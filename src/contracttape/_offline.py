@@ -97,6 +97,16 @@ def block_network(incidents: Incidents, where: str) -> Iterator[None]:
         *((module, name, lookup(name)) for module in (socket, _socket) for name in _LOOKUPS),
         (_socket, "socket", guarded_type),
     ]
+    with _patched(patches):
+        yield
+
+
+_ABSENT = object()
+
+
+@contextmanager
+def _patched(patches: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    """Set each ``(target, name, replacement)``; afterwards put back exactly what was there."""
     saved = [(target, name, vars(target).get(name, _ABSENT)) for target, name, _ in patches]
     for target, name, replacement in patches:
         setattr(target, name, replacement)
@@ -108,9 +118,6 @@ def block_network(incidents: Incidents, where: str) -> Iterator[None]:
                 delattr(target, name)  # it was inherited (socket.socket.connect is _socket's)
             else:
                 setattr(target, name, original)
-
-
-_ABSENT = object()
 
 
 def _unaddressed(name: str, args: tuple[Any, ...]) -> bool:
@@ -164,14 +171,8 @@ def compress_time(incidents: Incidents) -> Iterator[None]:
     patches: list[tuple[Any, str, Any]] = [(time, "sleep", sleep), (asyncio, "sleep", async_sleep)]
     if anyio is not None:
         patches.append((anyio, "sleep", anyio_sleep))
-    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
-    for module, name, replacement in patches:
-        setattr(module, name, replacement)
-    try:
+    with _patched(patches):
         yield
-    finally:
-        for module, name, original in saved:
-            setattr(module, name, original)
 
 
 # -- a network namespace with no interfaces (Linux) ------------------------------------------------

@@ -11,8 +11,7 @@ ContractTapeError
  │    └── ContractViolation      a response does not satisfy its endpoint's contract
  ├── ContractError               a contract file cannot be used
  ├── BudgetExceeded              a request's worst-case cost does not fit what is left of the cap
- ├── NetworkBlocked              a socket tried to leave the process during replay
- └── SecretLeak                  the scanner found a secret in a file
+ └── NetworkBlocked              a socket tried to leave the process during replay
 
 Messages say what happened, where (test, cassette, request) and the command that fixes it.
 """
@@ -64,10 +63,6 @@ class NetworkBlocked(ContractTapeError, OSError):
     It is also an ``OSError`` so that code which handles connection failures still sees one;
     the plugin reports it even if the client swallowed it.
     """
-
-
-class SecretLeak(ContractTapeError):
-    """The secrets scanner found something that looks like a credential."""
 
 
 class ContractError(ContractTapeError):

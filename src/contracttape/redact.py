@@ -51,8 +51,6 @@ PINNED_IAT = 1767225600
 PINNED_EXP = 4102444800
 _TIME_CLAIMS = {"iat": PINNED_IAT, "nbf": PINNED_IAT, "auth_time": PINNED_IAT, "exp": PINNED_EXP}
 
-SecretRule = SecretPattern  # the pluggable unit: a named regex whose matches are secrets
-
 
 def _b64url_decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
@@ -130,7 +128,7 @@ class Redactor:
     header_names: frozenset[str] = SECRET_HEADERS
     query_params: frozenset[str] = SECRET_QUERY_PARAMS
     body_keys: frozenset[str] = SECRET_BODY_KEYS
-    patterns: tuple[SecretRule, ...] = SECRET_PATTERNS
+    patterns: tuple[SecretPattern, ...] = SECRET_PATTERNS
     claim_rewrite: Callable[[str], str] | None = field(default=None, compare=False)
     _combined: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
@@ -145,7 +143,7 @@ class Redactor:
         header_names: Iterable[str] = (),
         query_params: Iterable[str] = (),
         body_keys: Iterable[str] = (),
-        patterns: Iterable[SecretRule] = (),
+        patterns: Iterable[SecretPattern] = (),
     ) -> Redactor:
         return replace(
             self,
@@ -385,4 +383,4 @@ def _texty(headers: Headers) -> bool:
     return ctype.startswith("text/") or "json" in ctype or "x-www-form-urlencoded" in ctype
 
 
-__all__ = ["PLACEHOLDER_RE", "Redactor", "SecretRule", "map_json", "neutralise_jwt"]
+__all__ = ["PLACEHOLDER_RE", "Redactor", "map_json", "neutralise_jwt"]

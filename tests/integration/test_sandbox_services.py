@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from contracttape import TapeSession
-from contracttape.sandbox.pdf import make_pdf
+from contracttape.pdf import make_pdf
 
 pytestmark = pytest.mark.contracttape
 

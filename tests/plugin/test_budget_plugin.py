@@ -12,7 +12,7 @@ from contracttape.budget.ledger import FileLedger
 SUITE = """
 import os, random
 import llama_cloud, pytest
-from contracttape.sandbox.pdf import make_pdf
+from contracttape.pdf import make_pdf
 
 SEED = int(os.environ["COST_SEED"])
 

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contracttape.pdf import make_pdf
 from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
-from contracttape.sandbox.pdf import make_pdf
+from contracttape.sandbox.llamaparse.webhooks import verify
 from contracttape.sandbox.server import ServerThread
-from contracttape.sandbox.webhooks import verify
 
 PAGES = ["Quarterly report\nRevenue grew 12 percent", "Costs\nTravel fell by half", "Outlook: steady"]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import llama_cloud
 import openai
 
+from contracttape.pdf import make_pdf
 from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
-from contracttape.sandbox.pdf import make_pdf
 
 
 def shapes(revision: int) -> tuple[dict, dict, dict, str]:  # type: ignore[type-arg]

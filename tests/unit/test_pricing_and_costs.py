@@ -16,8 +16,8 @@ from contracttape.budget.ledger import FileLedger
 from contracttape.budget.prices import PriceBook
 from contracttape.errors import BudgetExceeded, PricingError
 from contracttape.model import RecordedRequest
+from contracttape.pdf import make_pdf
 from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
-from contracttape.sandbox.pdf import make_pdf
 from contracttape.services import default_catalogue
 
 JSON = (("content-type", "application/json"),)

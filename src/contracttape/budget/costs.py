@@ -7,8 +7,6 @@ largest possible output, LlamaParse counts the pages of the PDF being uploaded.
 
 from __future__ import annotations
 
-import io
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,18 +41,6 @@ class CostRule(Protocol):
 
 
 FREE = Estimate(0.0, "free")
-
-
-def pdf_pages(data: bytes) -> int:
-    """Pages in a PDF (at least 1, so a document we cannot read is never estimated at 0)."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        return max(1, len(PdfReader(io.BytesIO(data)).pages))
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError):
-        return 1
 
 
 def stream_usage(body: bytes) -> dict[str, Any] | None:

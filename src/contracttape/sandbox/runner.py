@@ -7,8 +7,8 @@ from pathlib import Path
 
 from contracttape.cassettes import write_atomic
 from contracttape.sandbox.config import SandboxConfig
-from contracttape.sandbox.llamaparse_app import LlamaParseApp
-from contracttape.sandbox.openai_app import OpenAIApp
+from contracttape.sandbox.llamaparse.app import LlamaParseApp
+from contracttape.sandbox.openai.app import OpenAIApp
 from contracttape.sandbox.server import ServerThread
 from contracttape.sandbox.supabase.app import SupabaseApp
 from contracttape.services import default_catalogue

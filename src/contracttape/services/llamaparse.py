@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from contracttape.bodies import json_or_none, multipart_fields
-from contracttape.budget.costs import FREE, Cost, Estimate, pdf_pages
+from contracttape.budget.costs import FREE, Cost, Estimate
 from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
+from contracttape.pdf import page_count
 from contracttape.services.profile import LiveVariable, Route, ServiceProfile, query_values
 
 
@@ -47,7 +48,7 @@ class LlamaParseCosts:
             return FREE if request.method == "GET" else None  # JSON create with a URL: pages unknown
         fields = multipart_fields(request)
         tier = self._tier(request, fields, prices)
-        pages = pdf_pages(fields.get("file", b""))
+        pages = page_count(fields.get("file", b""))
         credits = pages * prices.number("llamaparse", "credits_per_page", tier)
         return Estimate(_credits_usd(prices, credits), f"{pages} page(s) x {tier} ({credits:g} credits)")
 

@@ -17,9 +17,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contracttape.sandbox import jsonbody
+from contracttape.sandbox.http import bearer
 from contracttape.sandbox.supabase.context import Project
 from contracttape.sandbox.supabase.errors import auth_error
-from contracttape.sandbox.supabase.signing import InvalidToken, bearer
+from contracttape.sandbox.supabase.signing import InvalidToken
 
 ACCESS_TOKEN_SECONDS = 3600
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -8,9 +8,10 @@ from typing import Any
 from starlette.requests import Request
 
 from contracttape.sandbox.errors import ServiceError
+from contracttape.sandbox.http import bearer
 from contracttape.sandbox.supabase.db import Database
 from contracttape.sandbox.supabase.errors import missing_api_key
-from contracttape.sandbox.supabase.signing import InvalidToken, Signer, bearer
+from contracttape.sandbox.supabase.signing import InvalidToken, Signer
 
 
 @dataclass

@@ -12,8 +12,9 @@ from starlette.routing import Route
 
 from contracttape.sandbox import jsonbody
 from contracttape.sandbox.errors import ServiceError
+from contracttape.sandbox.http import bearer
 from contracttape.sandbox.supabase.context import Project
-from contracttape.sandbox.supabase.signing import InvalidToken, bearer
+from contracttape.sandbox.supabase.signing import InvalidToken
 
 # handler(body, claims, project) -> JSON-serialisable result (or a starlette Response)
 Handler = Callable[[Any, dict[str, Any], Project], Awaitable[Any]]

@@ -43,8 +43,3 @@ class Signer:
         return self.sign(
             {"iss": "supabase", "ref": "sandbox", "role": role, "iat": now, "exp": now + TEN_YEARS}
         )
-
-
-def bearer(headers: Any) -> str | None:
-    auth = headers.get("authorization", "")
-    return auth[7:].strip() if auth.lower().startswith("bearer ") and auth[7:].strip() else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,8 +23,9 @@ from starlette.routing import Route
 from contracttape.sandbox import errors, jsonbody
 from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.errors import ServiceError
-from contracttape.sandbox.pdf import ParseFailure, extract_pages
-from contracttape.sandbox.webhooks import Delivery, WebhookSender
+from contracttape.sandbox.http import SlidingWindow, bearer
+from contracttape.sandbox.llamaparse.pages import ParseFailure, extract_pages
+from contracttape.sandbox.llamaparse.webhooks import Delivery, WebhookSender
 
 CREDITS_PER_PAGE = {"fast": 1, "cost_effective": 3, "agentic": 10, "agentic_plus": 45}
 V1_MODES = {
@@ -71,8 +71,8 @@ class LlamaParseApp:
         self.rate_window = rate_window
         self.jobs: dict[str, Job] = {}
         self.credits_left = config.llama_credits
-        self._requests: deque[float] = deque()
-        self._lock = threading.Lock()
+        self._recent = SlidingWindow(rate_window)
+        self._lock = threading.Lock()  # jobs and credits
         self.webhooks = WebhookSender(
             config.webhook_secret, config.webhook_attempts, config.webhook_backoff_seconds
         )
@@ -97,23 +97,19 @@ class LlamaParseApp:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _admit(self, request: Request) -> None:
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer ") or auth[7:].strip() != self.config.llama_api_key:
+        if bearer(request.headers) != self.config.llama_api_key:
             raise HttpError(401, "Invalid authentication credentials")
         if self.config.llama_rpm is None:
             return
-        with self._lock:
-            now = time.monotonic()
-            while self._requests and now - self._requests[0] >= self.rate_window:
-                self._requests.popleft()
-            if len(self._requests) >= self.config.llama_rpm:
-                wait = max(1, int(self.rate_window - (now - self._requests[0]) + 0.999))
+        with self._recent.lock:
+            if self._recent.count() >= self.config.llama_rpm:
+                wait = max(1, int(self._recent.wait() + 0.999))
                 raise HttpError(
                     429,
                     f"Rate limit exceeded: {self.config.llama_rpm} requests per minute",
                     {"retry-after": str(wait)},
                 )
-            self._requests.append(now)
+            self._recent.add()
 
     def _job(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
@@ -131,12 +127,14 @@ class LlamaParseApp:
         return upload.filename or "upload", data
 
     def _start(self, api: str, name: str, tier: str, data: bytes) -> Job:
+        try:
+            pages, failure = extract_pages(data), None
+        except ParseFailure as error:
+            pages, failure = [], error
+        # the job's clock starts once it is accepted (extraction can be slow on a loaded machine)
         now = time.monotonic()
         job = Job(str(uuid.uuid4()), api, name, tier, now, now + self.config.job_seconds)
-        try:
-            job.pages = extract_pages(data)
-        except ParseFailure as failure:
-            job.failure = failure
+        job.pages, job.failure = pages, failure
         with self._lock:
             if self.credits_left is not None:
                 if job.credits > self.credits_left:

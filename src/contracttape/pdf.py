@@ -1,33 +1,37 @@
-"""PDF text per page (pypdf), and a tiny PDF writer for tests and examples."""
+"""PDF documents: the one place that opens them (pypdf), counts their pages, and writes tiny
+ones for tests and examples."""
 
 from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
-
-
-class ParseFailure(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+UNREADABLE = (ValueError, KeyError, TypeError, OSError)  # plus pypdf's PdfReadError
 
 
-def extract_pages(data: bytes) -> list[str]:
-    """Text of every page; ``ParseFailure`` for a non-PDF, an unreadable PDF, or no text at all."""
-    if not data.lstrip()[:5] == b"%PDF-":
-        raise ParseFailure("INVALID_FILE", "The uploaded file is not a valid PDF document.")
+class PdfUnreadable(Exception):
+    """The bytes are not a PDF pypdf can read."""
+
+
+def open_pdf(data: bytes) -> Any:
+    """A pypdf ``PdfReader`` over ``data``, or ``PdfUnreadable``."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
-        logging.getLogger("pypdf").setLevel(logging.ERROR)
-        reader = PdfReader(io.BytesIO(data))
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise ParseFailure("INVALID_FILE", f"The PDF could not be read: {exc}") from exc
-    if not pages or not any(pages):
-        raise ParseFailure("NO_DATA_FOUND_IN_FILE", "No text could be extracted from the document.")
-    return pages
+        return PdfReader(io.BytesIO(data))
+    except (PdfReadError, *UNREADABLE) as exc:
+        raise PdfUnreadable(str(exc)) from exc
+
+
+def page_count(data: bytes) -> int:
+    """Pages in a PDF (at least 1, so a document that cannot be read is never estimated at 0)."""
+    try:
+        return max(1, len(open_pdf(data).pages))
+    except (PdfUnreadable, *UNREADABLE):
+        return 1
 
 
 def make_pdf(pages: list[str]) -> bytes:

@@ -12,10 +12,8 @@ import base64
 import json
 import math
 import struct
-import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,9 +23,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from contracttape import tokenizer as tokens
-from contracttape.sandbox import errors, jsonbody, vectors
+from contracttape.sandbox import errors, jsonbody
 from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.errors import ServiceError
+from contracttape.sandbox.http import SlidingWindow, bearer
+from contracttape.sandbox.openai import vectors
 
 EMBEDDING_MODELS = {
     "text-embedding-3-small": 1536,
@@ -74,16 +74,12 @@ class Limiter:
 
     def __init__(self, config: SandboxConfig, window: float = 60.0) -> None:
         self.config, self.window = config, window
-        self._events: deque[tuple[float, int]] = deque()
+        self._recent = SlidingWindow(window)  # one event per request, weighted by its tokens
         self._used = 0
-        self._lock = threading.Lock()
 
     def admit(self, model: str, estimated_tokens: int) -> dict[str, str]:
         cfg = self.config
-        with self._lock:
-            now = time.monotonic()
-            while self._events and now - self._events[0][0] >= self.window:
-                self._events.popleft()
+        with self._recent.lock:
             if (
                 cfg.openai_quota_tokens is not None
                 and self._used + estimated_tokens > cfg.openai_quota_tokens
@@ -95,17 +91,16 @@ class Limiter:
                     "insufficient_quota",
                     "insufficient_quota",
                 )
-            used_tokens = sum(t for _, t in self._events)
-            wait = self.window - (now - self._events[0][0]) if self._events else 0.0
-            if cfg.openai_rpm is not None and len(self._events) >= cfg.openai_rpm:
-                raise self._limited(model, "requests", "RPM", cfg.openai_rpm, len(self._events), 1, wait)
+            requests, used_tokens, wait = self._recent.count(), self._recent.total(), self._recent.wait()
+            if cfg.openai_rpm is not None and requests >= cfg.openai_rpm:
+                raise self._limited(model, "requests", "RPM", cfg.openai_rpm, requests, 1, wait)
             if cfg.openai_tpm is not None and used_tokens + estimated_tokens > cfg.openai_tpm:
                 raise self._limited(
                     model, "tokens", "TPM", cfg.openai_tpm, used_tokens, estimated_tokens, wait
                 )
-            self._events.append((now, estimated_tokens))
+            self._recent.add(estimated_tokens)
             self._used += estimated_tokens
-            return self.headers(len(self._events), used_tokens + estimated_tokens)
+            return self.headers(requests + 1, used_tokens + estimated_tokens)
 
     def _limited(
         self, model: str, kind: str, short: str, limit: int, used: int, requested: int, wait: float
@@ -182,15 +177,14 @@ class OpenAIApp:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _authorise(self, request: Request) -> None:
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer ") or not auth[7:].strip():
+        key = bearer(request.headers)
+        if key is None:
             raise ApiError(
                 401,
                 "You didn't provide an API key. You need to provide your API key in an Authorization "
                 "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                 "invalid_request_error",
             )
-        key = auth[7:].strip()
         if key != self.config.openai_api_key:
             raise ApiError(
                 401,
