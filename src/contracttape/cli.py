@@ -281,12 +281,11 @@ def sandbox_up(revision: int, env_file: Path, job_seconds: float) -> None:
     import signal
     import threading
 
-    from contracttape.sandbox import Sandbox, SandboxConfig
-
+    start = _settings().sandbox_factory()  # [tool.contracttape] sandbox, contracttape's by default
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with Sandbox(SandboxConfig(revision=revision, job_seconds=job_seconds)) as running:
+    with start(revision=revision, job_seconds=job_seconds) as running:
         running.write_env(env_file)
         click.echo(running.env_text(), nl=False)
         click.echo(

@@ -225,18 +225,21 @@ def contracttape_env(
     (the default target): the sandbox, started for the session. Recording with ``--target live``:
     the live services, keys from the environment or ``.env``.
     """
-    from contracttape.sandbox.runner import Sandbox, replay_env
-
     state = pytestconfig.stash[STATE]
     if (state.cli.record_mode or RecordMode.NONE) is RecordMode.NONE:
-        yield replay_env(state.run.catalogue)
+        # every profile's logical origins and placeholder keys: nothing is started or sent
+        yield {**state.run.catalogue.replay_env(), "CONTRACTTAPE_SANDBOX_REVISION": "replay"}
     elif state.target is Target.LIVE:
         try:
             yield live_env(pytestconfig.rootpath, catalogue=state.run.catalogue)
         except ConfigError as exc:
             pytest.fail(str(exc), pytrace=False)
     else:
-        with Sandbox() as sandbox:
+        try:
+            start = state.run.settings.sandbox_factory()
+        except ConfigError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        with start() as sandbox:
             contracttape_origins.update(sandbox.origins())
             yield sandbox.env()
 

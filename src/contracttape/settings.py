@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from contracttape.errors import ConfigError
 from contracttape.services import default_catalogue
@@ -27,6 +29,16 @@ class Settings:
     services: tuple[str, ...] = ()
     prices: Path | None = None
     ledger: str = ".contracttape/ledger.json"
+    # what starts when recording against the sandbox target: a callable taking SandboxConfig
+    # keywords and returning a context manager with env() and origins(). The framework loads it
+    # by name, so it never imports the sandbox itself.
+    sandbox: str = "contracttape.sandbox:start"
+
+    def sandbox_factory(self) -> Callable[..., Any]:
+        found = _import_object(self.sandbox, self.root, "sandbox")
+        if not callable(found):
+            raise ConfigError(f"[tool.contracttape] sandbox {self.sandbox!r} is not callable")
+        return found  # type: ignore[no-any-return]
 
     def catalogue(self) -> Catalogue:
         catalogue = default_catalogue()
@@ -61,13 +73,13 @@ def load_settings(root: Path) -> Settings:
                 f"not {type(found).__name__}"
             )
         table = found
-    known = {"cassettes", "contracts", "services", "prices", "ledger"}
+    known = {"cassettes", "contracts", "services", "prices", "ledger", "sandbox"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(
             f"{pyproject}: [tool.contracttape] has unknown key(s) {unknown}; known: {sorted(known)}"
         )
-    for key in ("cassettes", "contracts", "prices", "ledger"):
+    for key in ("cassettes", "contracts", "prices", "ledger", "sandbox"):
         if key in table and (not isinstance(table[key], str) or not table[key]):
             raise ConfigError(
                 f"{pyproject}: [tool.contracttape] {key} must be a non-empty string (a path), "
@@ -85,20 +97,24 @@ def load_settings(root: Path) -> Settings:
         services=tuple(services),
         prices=root / str(table["prices"]) if table.get("prices") else None,
         ledger=str(table.get("ledger", ".contracttape/ledger.json")),
+        sandbox=str(table.get("sandbox", "contracttape.sandbox:start")),
     )
 
 
-def _import_profiles(spec: str, root: Path) -> list[ServiceProfile]:
+def _import_object(spec: str, root: Path, key: str) -> Any:
     module_name, _, attribute = spec.partition(":")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigError(
-            f"{root / 'pyproject.toml'}: [tool.contracttape] services entry {spec!r} "
-            f"cannot be imported ({exc})"
+            f"{root / 'pyproject.toml'}: [tool.contracttape] {key} entry {spec!r} cannot be imported ({exc})"
         ) from exc
+
+
+def _import_profiles(spec: str, root: Path) -> list[ServiceProfile]:
+    found = _import_object(spec, root, "services")
     profiles = list(found) if isinstance(found, list | tuple) else [found]
     if not all(isinstance(p, ServiceProfile) for p in profiles):
         raise ConfigError(f"{spec!r} is not a contracttape ServiceProfile (or a list of them)")

@@ -284,3 +284,41 @@ def test_written_files_honour_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "c.yaml").stat().st_mode & 0o777 == 0o640
+
+
+SANDBOX_USER = """
+import contextlib
+
+class Fake:
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return None
+    def env(self):
+        return {"FAKE_URL": "http://fake.test"}
+    def origins(self):
+        return {}
+
+def start(**options):
+    return Fake()
+"""
+
+
+@pytest.mark.parametrize(
+    ("setting", "outcome"),
+    [
+        ("fake_target:start", "passed"),
+        ("nowhere.mod:start", "sandbox entry 'nowhere.mod:start' cannot be imported"),
+    ],
+)
+def test_the_sandbox_target_is_a_setting(pytester: pytest.Pytester, setting: str, outcome: str) -> None:
+    """The framework starts the sandbox by name ([tool.contracttape] sandbox), never by import."""
+    pytester.makepyprojecttoml(f'[tool.contracttape]\nsandbox = "{setting}"\n')
+    pytester.makepyfile(
+        fake_target=SANDBOX_USER,
+        test_env="def test_env(contracttape_env):\n    assert contracttape_env['FAKE_URL'] == 'http://fake.test'\n",
+    )
+    result = pytester.runpytest_subprocess("--record-mode=rewrite", "-p", "no:cacheprovider")
+    output = result.stdout.str()
+    assert outcome in output
+    assert "Traceback" not in output

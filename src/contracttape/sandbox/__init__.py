@@ -5,7 +5,16 @@ anywhere with no keys and no internet. See docs/sandbox.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.runner import AI_SERVICES, ALL_SERVICES, Sandbox
 
-__all__ = ["AI_SERVICES", "ALL_SERVICES", "Sandbox", "SandboxConfig"]
+
+def start(**options: Any) -> Sandbox:
+    """The target the framework starts when recording against the sandbox (the default of
+    ``[tool.contracttape] sandbox``); ``options`` are ``SandboxConfig`` fields."""
+    return Sandbox(SandboxConfig(**options))
+
+
+__all__ = ["AI_SERVICES", "ALL_SERVICES", "Sandbox", "SandboxConfig", "start"]
