@@ -59,15 +59,28 @@ def pretty_json(value: Any) -> bytes:
 
 
 def decode_body(body: bytes, headers: Headers) -> bytes:
-    """Undo Content-Encoding (gzip, deflate, br; stacked codings in reverse order).
+    """Undo Content-Encoding (gzip, deflate, br, zstd; stacked codings in reverse order).
 
     Some clients (urllib3) hand over a body they already decoded while the header still names
     the coding; a body that does not decode is therefore taken as already decoded.
     """
+    decoded = decoded_or_none(body, headers)
+    return body if decoded is None else decoded
+
+
+def decoded_or_none(body: bytes, headers: Headers) -> bytes | None:
+    """The body with its Content-Encoding undone, or None when it does not decode as labelled
+    (already decoded, or not what the header says)."""
     try:
         return _decode(body, (header_value(headers, "content-encoding") or "").lower())
     except (OSError, EOFError, zlib.error, ValueError):
-        return body
+        return None
+
+
+def stale_encoding(body: bytes, headers: Headers) -> bool:
+    """A body labelled with a coding it is not in: stored decoded, header left behind."""
+    coding = (header_value(headers, "content-encoding") or "").strip().lower()
+    return bool(body) and coding not in ("", "identity") and decoded_or_none(body, headers) is None
 
 
 def _decode(body: bytes, coding: str) -> bytes:
@@ -81,6 +94,8 @@ def _decode(body: bytes, coding: str) -> bytes:
                 body = zlib.decompress(body, -zlib.MAX_WBITS)
         elif step == "br":
             body = _brotli_decompress(body)
+        elif step == "zstd":
+            body = _zstd_decompress(body)
         elif step != "identity":
             raise ValueError(f"unsupported content-encoding {step!r}")
     return body
@@ -94,6 +109,15 @@ def _brotli_decompress(body: bytes) -> bytes:
             "a br-encoded body needs the brotli package: pip install 'contracttape[brotli]'"
         ) from exc
     data: bytes = brotli.decompress(body)
+    return data
+
+
+def _zstd_decompress(body: bytes) -> bytes:
+    try:
+        import zstandard  # optional: a zstd body needs the zstandard package
+    except ImportError as exc:
+        raise ValueError("a zstd-encoded body needs the zstandard package: pip install zstandard") from exc
+    data: bytes = zstandard.ZstdDecompressor().decompress(body, max_output_size=1 << 30)
     return data
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from filelock import FileLock
 
+from contracttape.bodies import stale_encoding
 from contracttape.errors import CassetteFormatError
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse, headers_as_lists, make_headers
 
@@ -88,6 +89,12 @@ class CassetteFile:
     interactions: tuple[Interaction, ...]
     meta: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def foreign(self) -> bool:
+        """Written by plain vcrpy / pytest-recording (no contracttape block): requests as recorded,
+        not normalised."""
+        return not self.meta
+
 
 # -- (de)serialisation ------------------------------------------------------------------------
 
@@ -133,26 +140,48 @@ def interaction_to_dict(interaction: Interaction) -> dict[str, Any]:
 
 
 def interaction_from_dict(data: Mapping[str, Any]) -> Interaction:
+    """One interaction in any layout vcrpy has written (4.x to 9.x; httpx, requests/urllib3,
+    aiohttp), read as vcrpy plays it; see ``_response_from``."""
     req, resp = data["request"], data["response"]
-    status = resp["status"]
     meta = dict(data.get("contracttape") or {})
     cost = meta.pop("cost_usd", None)
+    body = req.get("body")
+    if isinstance(body, Mapping):  # some stubs wrote the request body like a response body
+        body = body.get("string")
     return Interaction(
         request=RecordedRequest(
             method=str(req["method"]).upper(),
             uri=str(req["uri"]),
             headers=make_headers(req.get("headers")),
-            body=_to_bytes(req.get("body")),
+            body=_to_bytes(body),
         ),
-        response=RecordedResponse(
-            status=int(status["code"]),
-            reason=str(status.get("message") or ""),
-            headers=make_headers(resp.get("headers")),
-            body=_to_bytes((resp.get("body") or {}).get("string")),
-        ),
+        response=_response_from(resp),
         cost_usd=None if cost is None else float(cost),
         extra=tuple(sorted(meta.items())),
     )
+
+
+def _response_from(resp: Mapping[str, Any]) -> RecordedResponse:
+    if "status_code" in resp:
+        # vcrpy's httpx stubs until 2024: {status_code, http_version, headers, content}
+        status, reason, body = int(resp["status_code"]), "", resp.get("content")
+    else:
+        raw_status = resp["status"]
+        if isinstance(raw_status, Mapping):  # {code, message}; message absent before vcrpy 8.2
+            status, reason = int(raw_status["code"]), str(raw_status.get("message") or "")
+        else:
+            status, reason = int(raw_status), ""
+        raw_body = resp.get("body") or {}
+        if not isinstance(raw_body, Mapping):
+            raise TypeError(f"response body is a {type(raw_body).__name__}, not {{string: ...}}")
+        body = raw_body.get("string")
+    headers = make_headers(resp.get("headers"))
+    data = _to_bytes(body)
+    if stale_encoding(data, headers):
+        # stored decoded, label left behind: vcrpy would hand the client a body that fails to
+        # decode; play it as what it is
+        headers = tuple((n, v) for n, v in headers if n.lower() not in ("content-encoding", "content-length"))
+    return RecordedResponse(status=status, reason=reason, headers=headers, body=data)
 
 
 def dumps(interactions: Iterable[Interaction], meta: Mapping[str, Any]) -> str:

@@ -198,6 +198,54 @@ def scan(paths: tuple[Path, ...], allowlist: Path) -> None:
     click.echo(f"secrets scan: clean ({pattern_count()} patterns over {shown})")
 
 
+@main.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    metavar="REAL=LOGICAL",
+    help="Rename a recorded origin, e.g. --origin http://127.0.0.1:8000=http://api.test (repeatable).",
+)
+@click.option("--check", "check_only", is_flag=True, help="Say what would change; write nothing.")
+def adopt(directory: Path | None, origins: tuple[str, ...], check_only: bool) -> None:
+    """Bring a vcrpy / pytest-recording cassette tree (default: the cassette root) under
+    contracttape: redact, decode, normalise, mark as adopted, then build contracts."""
+    from contracttape.adopt import adopt_tree
+    from contracttape.run import normaliser_for
+
+    settings = _settings()
+    root = directory or settings.cassettes
+    if not root.is_dir():
+        raise click.UsageError(f"{root} is not a folder of cassettes")
+    renames = {}
+    for pair in origins:
+        real, sep, logical = pair.partition("=")
+        if not sep or "://" not in real or "://" not in logical:
+            raise click.UsageError(
+                f"--origin {pair!r}: expected REAL=LOGICAL, two scheme://host[:port] origins"
+            )
+        renames[real.rstrip("/")] = logical.rstrip("/")
+    normaliser = normaliser_for(settings.catalogue(), None, renames)
+    report = adopt_tree(root, normaliser, write=not check_only)
+    for adoption in report.changed:
+        removed = ", ".join(f"{n} {kind}" for kind, n in sorted(adoption.removed.items())) or "no secret"
+        verb = "would adopt" if check_only else "adopted"
+        click.echo(f"{verb} {adoption.path} ({adoption.interactions} interaction(s); removed: {removed})")
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    click.echo(
+        f"adopt: {len(report.adopted)} cassette(s), {len(report.changed)} "
+        f"{'to change' if check_only else 'changed'}, {len(report.errors)} unreadable"
+    )
+    if report.errors:
+        raise SystemExit(1)
+    if check_only:
+        raise SystemExit(1 if report.changed else 0)
+    ctx = click.get_current_context()
+    ctx.invoke(contracts_build, check_only=False)
+
+
 @main.group()
 def contracts() -> None:
     """Infer, check and export the JSON Schema contracts of recorded endpoints."""
@@ -211,36 +259,90 @@ def _settings() -> Settings:
 
 
 @contracts.command("build")
-def contracts_build() -> None:
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Write nothing; exit 1 if the committed contracts are not what the cassettes imply.",
+)
+def contracts_build(check_only: bool) -> None:
     """Infer one contract per endpoint from every cassette response; write what changed."""
     settings = _settings()
     catalogue = settings.catalogue()
-    built = contract_files.contracts_from(contract_files.observations_in(settings.cassettes, catalogue))
+    errors: list[str] = []
+    observations = contract_files.observations_in(settings.cassettes, catalogue, errors=errors)
+    built = contract_files.contracts_from(observations, settings.required_after)
+    for endpoint, count in sorted(contract_files.unreadable_endpoints(observations).items()):
+        click.echo(
+            f"warning {endpoint.describe()}: {count} response(s) without a JSON body, not in its contract",
+            err=True,
+        )
     services = [p.name for p in catalogue.profiles]
-    result = contract_files.write_contracts(built, settings.contracts, services)
+    result = contract_files.write_contracts(built, settings.contracts, services, dry_run=check_only)
+    verb = ("stale  ", "extra  ") if check_only else ("wrote  ", "removed")
     for path in result.written:
-        click.echo(f"wrote   {path.relative_to(settings.root)}")
+        click.echo(f"{verb[0]} {path.relative_to(settings.root)}")
     for path in result.removed:
-        click.echo(f"removed {path.relative_to(settings.root)} (no cassette backs it any more)")
+        click.echo(f"{verb[1]} {path.relative_to(settings.root)} (no cassette backs it any more)")
+    for error in errors:
+        click.echo(f"error   {error}", err=True)
     click.echo(
-        f"contracts: {len(built)} endpoint(s), {len(result.written)} written, "
-        f"{len(result.unchanged)} unchanged, {len(result.removed)} removed"
+        f"contracts: {len(built)} endpoint(s), {len(result.written)} "
+        f"{'to write' if check_only else 'written'}, {len(result.unchanged)} unchanged, "
+        f"{len(result.removed)} {'to remove' if check_only else 'removed'}"
+        + (f", {len(errors)} unreadable cassette(s) skipped" if errors else "")
     )
+    if errors or (check_only and (result.written or result.removed)):
+        if check_only and (result.written or result.removed):
+            click.echo(
+                "the committed contracts are not what the cassettes imply: run `contracttape contracts build`"
+            )
+        raise SystemExit(1)
 
 
 @contracts.command("check")
-def contracts_check() -> None:
-    """Validate every cassette response against its contract; exit 1 on a violation."""
+@click.option(
+    "--allow-uncovered",
+    is_flag=True,
+    help="Do not fail on responses of a known service whose endpoint has no contract.",
+)
+def contracts_check(allow_uncovered: bool) -> None:
+    """Validate every cassette response against its contract; exit 1 on a violation, an
+    unreadable file, or (unless allowed) a response no contract covers."""
     settings = _settings()
+    report = contract_files.CheckReport()
     for path in sorted(settings.contracts.glob("*/*.schema.json")):
-        contract_files.ContractFile.load(path)  # every contract file reads, used or not
+        try:
+            contract_files.ContractFile.load(path)  # every contract file reads, used or not
+        except ContractTapeError as exc:
+            report.errors.append(str(exc))
     book = contract_files.ContractBook(settings.contracts, settings.catalogue())
-    checked, found = contract_files.validate_cassettes(settings.cassettes, book)
-    for path, position, violation in found:
+    found = contract_files.validate_cassettes(settings.cassettes, book)
+    report.checked, report.violations, report.uncovered = found.checked, found.violations, found.uncovered
+    report.errors.extend(e for e in found.errors if e not in report.errors)
+    for path, position, violation in report.violations:
         click.echo(f"{path.relative_to(settings.root)} interaction #{position}: {violation}")
-    if found:
+    uncovered = sorted({endpoint.describe() for _p, _i, endpoint in report.uncovered})
+    for endpoint in uncovered:
+        click.echo(f"uncovered: {endpoint} has no contract (run `contracttape contracts build`)")
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    failed = bool(report.violations or report.errors or (report.uncovered and not allow_uncovered))
+    if report.checked == 0 and not report.uncovered and not report.errors:
+        click.echo("contracts check: nothing was checked (no recorded response of a known service)")
+        raise SystemExit(0 if allow_uncovered else 1)
+    if not (report.violations or report.errors or report.uncovered):
+        click.echo(
+            f"contracts check: {report.checked} recorded response(s) checked, every one satisfies its contract"
+        )
+        return
+    click.echo(
+        f"contracts check: {report.checked} response(s) checked, {len(report.violations)} violation(s), "
+        f"{len(report.uncovered)} response(s) with no contract ({len(uncovered)} endpoint(s)), "
+        f"{len(report.errors)} unreadable file(s)"
+    )
+    if failed:
         raise SystemExit(1)
-    click.echo(f"contracts check: {checked} recorded response(s) checked, every one satisfies its contract")
 
 
 @contracts.command("openapi")

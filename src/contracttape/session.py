@@ -88,10 +88,13 @@ class TapeSession:
             (cache or cassettes.CassetteCache()).load(self.path) if mode is not RecordMode.REWRITE else None
         )
         self.existed = self.path.exists()
+        interactions = loaded.interactions if loaded else ()
+        if loaded is not None and loaded.foreign:
+            # a plain vcrpy cassette stores requests as sent: match them in their normalised form
+            # (responses are played exactly as recorded, as vcrpy would)
+            interactions = tuple(replace(i, request=self.normaliser.request(i.request)) for i in interactions)
         self.index = InteractionIndex(
-            loaded.interactions if loaded else (),
-            allow_repeats=allow_playback_repeats,
-            matched=self.normaliser.headers.matched,
+            interactions, allow_repeats=allow_playback_repeats, matched=self.normaliser.headers.matched
         )
 
     # -- what kind of run this is ---------------------------------------------------------------

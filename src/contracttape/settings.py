@@ -33,6 +33,8 @@ class Settings:
     # keywords and returning a context manager with env() and origins(). The framework loads it
     # by name, so it never imports the sandbox itself.
     sandbox: str = "contracttape.sandbox:start"
+    # a field is required in a contract once every one of at least this many samples had it
+    required_after: int = 3
 
     def sandbox_factory(self) -> Callable[..., Any]:
         found = _import_object(self.sandbox, self.root, "sandbox")
@@ -73,7 +75,7 @@ def load_settings(root: Path) -> Settings:
                 f"not {type(found).__name__}"
             )
         table = found
-    known = {"cassettes", "contracts", "services", "prices", "ledger", "sandbox"}
+    known = {"cassettes", "contracts", "services", "prices", "ledger", "sandbox", "required_after"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(
@@ -85,6 +87,12 @@ def load_settings(root: Path) -> Settings:
                 f"{pyproject}: [tool.contracttape] {key} must be a non-empty string (a path), "
                 f"not {table[key]!r}"
             )
+    required_after = table.get("required_after", 3)
+    if isinstance(required_after, bool) or not isinstance(required_after, int) or required_after < 1:
+        raise ConfigError(
+            f"{pyproject}: [tool.contracttape] required_after must be a whole number >= 1 "
+            f"(samples a field must be in before a contract requires it), not {required_after!r}"
+        )
     services = table.get("services", [])
     if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
         raise ConfigError(
@@ -98,6 +106,7 @@ def load_settings(root: Path) -> Settings:
         prices=root / str(table["prices"]) if table.get("prices") else None,
         ledger=str(table.get("ledger", ".contracttape/ledger.json")),
         sandbox=str(table.get("sandbox", "contracttape.sandbox:start")),
+        required_after=required_after,
     )
 
 

@@ -35,7 +35,7 @@ J = (("content-type", "application/json"),)
         (
             RecordedRequest("POST", "https://api.openai.com/v1/embeddings", J, b"{}"),
             429,
-            "post_v1_embeddings__encoding_format=float__4xx",
+            "post_v1_embeddings__4xx",  # errors are not split by success-shape variants
         ),
         (
             RecordedRequest(
@@ -74,7 +74,7 @@ J = (("content-type", "application/json"),)
         (
             RecordedRequest("POST", "https://x.supabase.co/auth/v1/token?grant_type=password"),
             400,
-            "post_auth_v1_token__grant_type=password__4xx",
+            "post_auth_v1_token__4xx",
         ),
         (
             RecordedRequest("GET", "https://api.cloud.llamaindex.ai/api/v2/parse/abc?expand=text,markdown"),

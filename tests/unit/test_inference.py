@@ -10,8 +10,8 @@ from contracttape.bodies import sse_events
 from contracttape.contracts.inference import evidence_of, render
 
 
-def contract(samples: list[Any]) -> dict[str, Any]:
-    return render(evidence_of(samples))
+def contract(samples: list[Any], required_after: int = 3) -> dict[str, Any]:
+    return render(evidence_of(samples), required_after)
 
 
 def prop(samples: list[Any], key: str = "v") -> dict[str, Any]:
@@ -102,7 +102,7 @@ def test_discriminated_items_become_one_of() -> None:
         },
         {"content": [{"type": "text", "text": "yo"}]},
     ]
-    items = contract(samples)["properties"]["content"]["items"]
+    items = contract(samples, required_after=1)["properties"]["content"]["items"]
     variants = {v["properties"]["type"]["const"]: v for v in items["oneOf"]}
     assert set(variants) == {"image", "text"}
     assert variants["text"]["required"] == ["text", "type"]
@@ -175,9 +175,31 @@ def test_sse_streams_are_inferred_per_event_type() -> None:
         "response.output_text.delta",
         "response.output_text.delta",
     ]
-    schema = contract([events])
+    schema = contract([events], required_after=1)
     kinds = {v["properties"]["type"]["const"]: v["required"] for v in schema["items"]["oneOf"]}
     assert kinds == {
         "response.created": ["id", "status", "type"],
         "response.output_text.delta": ["delta", "type"],
     }
+
+
+def test_one_newer_sample_does_not_make_a_field_required() -> None:
+    """Many old responses without ``service_tier``, one new one with it: the field is described,
+    not demanded, so an old response still satisfies the contract."""
+    from jsonschema import Draft202012Validator
+
+    old = [{"id": f"c{i}", "model": "gpt-4o-mini"} for i in range(5)]
+    new = [{"id": "c9", "model": "gpt-4o-mini", "service_tier": "default"}]
+    schema = contract(old + new)
+    assert schema["required"] == ["id", "model"]
+    assert schema["properties"]["service_tier"]["x-evidence"]["present"] == 1
+    assert list(Draft202012Validator(schema).iter_errors(old[0])) == []
+
+
+@pytest.mark.parametrize(("samples", "required"), [(1, []), (2, []), (3, ["a"]), (12, ["a"])])
+def test_a_field_in_every_one_of_enough_samples_is_required(samples: int, required: list[str]) -> None:
+    assert contract([{"a": n} for n in range(samples)]).get("required", []) == required
+
+
+def test_the_threshold_is_a_setting() -> None:
+    assert contract([{"a": 1}], required_after=1)["required"] == ["a"]

@@ -21,9 +21,9 @@ from jsonschema.exceptions import SchemaError, ValidationError
 from contracttape.bodies import media_type
 from contracttape.cassettes import CassetteCache, write_atomic
 from contracttape.contracts import formats
-from contracttape.contracts.inference import evidence_of, render
-from contracttape.contracts.samples import NO_SAMPLE, sample_of
-from contracttape.errors import ContractError
+from contracttape.contracts.inference import REQUIRED_AFTER, evidence_of, render
+from contracttape.contracts.samples import NO_SAMPLE, sample_of, unreadable_reason
+from contracttape.errors import ContractError, ContractTapeError
 from contracttape.model import Interaction
 from contracttape.services.profile import Catalogue, Endpoint
 
@@ -50,10 +50,12 @@ class ContractFile:
     first_seen: str
     last_seen: str
     media_types: list[str] = field(default_factory=list)
+    # the evidence rule the schema is rendered with (kept in the file, so it renders the same)
+    required_after: int = REQUIRED_AFTER
 
     @property
     def schema(self) -> dict[str, Any]:
-        return render(self.evidence) if self.evidence else {}
+        return render(self.evidence, self.required_after) if self.evidence else {}
 
     def merged(self, other: ContractFile) -> ContractFile:
         """Both contracts' evidence combined (associative and commutative)."""
@@ -65,6 +67,7 @@ class ContractFile:
             first_seen=min(filter(None, [self.first_seen, other.first_seen]), default=""),
             last_seen=max(self.last_seen, other.last_seen),
             media_types=sorted(set(self.media_types) | set(other.media_types)),
+            required_after=self.required_after,
         )
 
     def to_json(self) -> str:
@@ -79,6 +82,7 @@ class ContractFile:
                 "first_seen": self.first_seen,
                 "last_seen": self.last_seen,
                 "media_types": self.media_types,
+                "rules": {"required_after": self.required_after},
                 "evidence": self.evidence,
             },
         }
@@ -115,6 +119,10 @@ class ContractFile:
                 first_seen=str(meta.get("first_seen", "")),
                 last_seen=str(meta.get("last_seen", "")),
                 media_types=[str(m) for m in _sequence(meta.get("media_types", []))],
+                # contracts written before the rule existed demanded a field from one sample
+                required_after=_count(
+                    _mapping(meta.get("rules", {"required_after": 1}), "rules")["required_after"]
+                ),
             )
             rendered = contract.schema  # malformed evidence fails here
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -196,7 +204,9 @@ def observe(
         )
 
 
-def contracts_from(observations: Iterable[Observation]) -> dict[Endpoint, ContractFile]:
+def contracts_from(
+    observations: Iterable[Observation], required_after: int = REQUIRED_AFTER
+) -> dict[Endpoint, ContractFile]:
     grouped: dict[Endpoint, list[Observation]] = defaultdict(list)
     for observation in observations:
         grouped[observation.endpoint].append(observation)
@@ -213,17 +223,39 @@ def contracts_from(observations: Iterable[Observation]) -> dict[Endpoint, Contra
             first_seen=seen[0] if seen else "",
             last_seen=seen[-1] if seen else "",
             media_types=sorted({o.media_type for o in group if o.media_type}),
+            required_after=required_after,
         )
     return built
 
 
+def unreadable_endpoints(observations: Iterable[Observation]) -> dict[Endpoint, int]:
+    """Endpoints with responses that gave no JSON sample (binary, text, unreadable), and how many:
+    a contract build says so instead of writing an empty contract in silence."""
+    counts: dict[Endpoint, int] = defaultdict(int)
+    for observation in observations:
+        if observation.sample is NO_SAMPLE:
+            counts[observation.endpoint] += 1
+    return dict(counts)
+
+
 def observations_in(
-    cassette_dir: Path, catalogue: Catalogue, cache: CassetteCache | None = None
+    cassette_dir: Path,
+    catalogue: Catalogue,
+    cache: CassetteCache | None = None,
+    errors: list[str] | None = None,
 ) -> list[Observation]:
+    """Every response of a known service in every cassette. With ``errors``, a cassette that
+    cannot be read is noted there and skipped (the rest are still read); without, it raises."""
     cache = cache or CassetteCache()
     found: list[Observation] = []
     for path in sorted(cassette_dir.rglob("*.yaml")):
-        cassette = cache.load(path)
+        try:
+            cassette = cache.load(path)
+        except ContractTapeError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+            continue
         if cassette is not None:
             found.extend(observe(cassette.interactions, catalogue, str(cassette.meta.get("recorded_at", ""))))
     return found
@@ -237,28 +269,40 @@ class BuildResult:
 
 
 def write_contracts(
-    contracts: dict[Endpoint, ContractFile], contracts_dir: Path, services: Iterable[str]
+    contracts: dict[Endpoint, ContractFile],
+    contracts_dir: Path,
+    services: Iterable[str],
+    dry_run: bool = False,
 ) -> BuildResult:
     """Write contracts (only files whose text changes); remove files of the given services that
-    no cassette backs any more."""
+    no cassette backs any more. ``dry_run``: say what would change, touch nothing."""
     written, unchanged = [], []
     wanted = set()
     for endpoint in sorted(contracts):
         path = contract_path(contracts_dir, endpoint)
         wanted.add(path)
         text = contracts[endpoint].to_json()
-        if path.exists() and path.read_text(encoding="utf-8") == text:
+        if path.exists() and _read_or_none(path) == text:
             unchanged.append(path)
             continue
-        write_atomic(path, text)
+        if not dry_run:
+            write_atomic(path, text)
         written.append(path)
     removed = []
     for service in services:
         for path in sorted((contracts_dir / service).glob("*.schema.json")):
             if path not in wanted:
-                path.unlink()
+                if not dry_run:
+                    path.unlink()
                 removed.append(path)
     return BuildResult(written, unchanged, removed)
+
+
+def _read_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 # -- validation -----------------------------------------------------------------------------------
@@ -289,13 +333,26 @@ class Violation:
     expected: str
     actual: str
     contract: Path
+    evidence: str = ""  # the samples behind the rule that was broken
 
     def __str__(self) -> str:
+        behind = f"\n    evidence: {self.evidence}" if self.evidence else ""
         return (
             f"{self.endpoint.describe()}: response violates its contract at {self.json_path}: "
             f"{self.message}\n"
             f"    expected: {self.expected}\n    actual:   {self.actual}\n    contract: {self.contract}"
+            f"{behind}"
         )
+
+
+def _evidence_of(error: ValidationError, samples: int) -> str:
+    """What the broken rule rests on: for a missing field, how often it was seen."""
+    if error.validator == "required" and isinstance(error.schema, dict):
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else ""
+        seen = error.schema.get("properties", {}).get(missing, {}).get("x-evidence", {})
+        if seen:
+            return f"'{missing}' was in {seen.get('present')} of {seen.get('of')} recorded responses"
+    return f"the contract rests on {samples} recorded response(s)"
 
 
 def _short(value: Any, limit: int = 120) -> str:
@@ -309,21 +366,26 @@ class ContractBook:
     def __init__(self, contracts_dir: Path, catalogue: Catalogue) -> None:
         self.contracts_dir = contracts_dir
         self.catalogue = catalogue
-        self._validators: dict[Endpoint, tuple[Path, Draft202012Validator | None]] = {}
+        self._validators: dict[Endpoint, tuple[Path, Draft202012Validator | None, int]] = {}
         self._checker = _format_checker()
 
-    def _validator(self, endpoint: Endpoint) -> tuple[Path, Draft202012Validator | None]:
+    def _validator(self, endpoint: Endpoint) -> tuple[Path, Draft202012Validator | None, int]:
         if endpoint not in self._validators:
             path = contract_path(self.contracts_dir, endpoint)
-            validator = None
+            validator, samples = None, 0
             if path.exists():
                 contract = ContractFile.load(path)
+                samples = contract.samples
                 if contract.evidence:
-                    validator = Draft202012Validator(
-                        strip_annotations(contract.schema), format_checker=self._checker
-                    )
-            self._validators[endpoint] = (path, validator)
+                    # annotations (x-evidence) stay: unknown keywords, and violations quote them
+                    validator = Draft202012Validator(contract.schema, format_checker=self._checker)
+            self._validators[endpoint] = (path, validator, samples)
         return self._validators[endpoint]
+
+    def covers(self, interaction: Interaction) -> bool:
+        """Whether a contract exists for this response's endpoint (an unknown host: no endpoint)."""
+        endpoint = self.catalogue.endpoint(interaction.request, interaction.response.status)
+        return endpoint is None or self._validator(endpoint)[1] is not None
 
     def check(self, interaction: Interaction) -> list[Violation]:
         """Violations of this response's contract (none when it has no contract)."""
@@ -334,12 +396,22 @@ class ContractBook:
         endpoint = self.catalogue.endpoint(interaction.request, interaction.response.status)
         if endpoint is None:
             return None
-        path, validator = self._validator(endpoint)
+        path, validator, samples = self._validator(endpoint)
         if validator is None:
             return None
         sample = sample_of(interaction.response)
-        if sample is NO_SAMPLE:
-            return []
+        if sample is NO_SAMPLE:  # a JSON contract, and a body that is not JSON: never a silent pass
+            return [
+                Violation(
+                    endpoint=endpoint,
+                    json_path="$",
+                    message=f"the response is {unreadable_reason(interaction.response)}",
+                    expected="a JSON body",
+                    actual=(media_type(interaction.response.headers) or "no content type"),
+                    contract=path,
+                    evidence=f"the contract rests on {samples} recorded JSON response(s)",
+                )
+            ]
         errors: list[ValidationError] = sorted(
             validator.iter_errors(sample), key=lambda e: list(e.absolute_path)
         )
@@ -348,26 +420,47 @@ class ContractBook:
                 endpoint=endpoint,
                 json_path=error.json_path,
                 message=error.message if len(error.message) < 200 else error.message[:199] + "…",
-                expected=f"{error.validator} {_short(error.validator_value)}",
+                expected=f"{error.validator} {_short(strip_annotations(error.validator_value))}",
                 actual=_short(error.instance),
                 contract=path,
+                evidence=_evidence_of(error, samples),
             )
             for error in errors[:5]
         ]
 
 
-def validate_cassettes(
-    cassette_dir: Path, book: ContractBook
-) -> tuple[int, list[tuple[Path, int, Violation]]]:
-    """(responses checked against a contract, violations with cassette and position)."""
+@dataclass
+class CheckReport:
+    """What ``contracts check`` found: nothing here is silent."""
+
+    checked: int = 0
+    violations: list[tuple[Path, int, Violation]] = field(default_factory=list)
+    uncovered: list[tuple[Path, int, Endpoint]] = field(default_factory=list)  # no contract at all
+    errors: list[str] = field(default_factory=list)  # files that could not be used, and why
+
+
+def validate_cassettes(cassette_dir: Path, book: ContractBook) -> CheckReport:
+    """Every recorded response against its contract; a bad file is reported, the rest go on."""
     cache = CassetteCache()
-    checked = 0
-    found: list[tuple[Path, int, Violation]] = []
+    report = CheckReport()
     for path in sorted(cassette_dir.rglob("*.yaml")):
-        cassette = cache.load(path)
+        try:
+            cassette = cache.load(path)
+        except ContractTapeError as exc:
+            report.errors.append(str(exc))
+            continue
         for position, interaction in enumerate(cassette.interactions if cassette else ()):
-            violations = book.check_covered(interaction)
-            if violations is not None:
-                checked += 1
-                found.extend((path, position, v) for v in violations)
-    return checked, found
+            try:
+                violations = book.check_covered(interaction)
+            except ContractTapeError as exc:
+                if str(exc) not in report.errors:
+                    report.errors.append(str(exc))
+                continue
+            endpoint = book.catalogue.endpoint(interaction.request, interaction.response.status)
+            if violations is None:
+                if endpoint is not None:
+                    report.uncovered.append((path, position, endpoint))
+                continue
+            report.checked += 1
+            report.violations.extend((path, position, v) for v in violations)
+    return report

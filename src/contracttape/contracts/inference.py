@@ -9,7 +9,8 @@ samples at once, or from partial evidence merged in any grouping, gives the same
 
 ``render`` then turns evidence into the contract a consumer may rely on:
 
-- ``required``: keys present in every sample (counts kept in ``x-evidence``);
+- ``required``: keys present in every sample, once there are at least ``REQUIRED_AFTER`` samples
+  (counts kept in ``x-evidence``): one response is not evidence that a field is always there;
 - nullable decided apart from required: ``"type": ["string", "null"]`` when nulls were seen;
 - ``format`` / ``contentEncoding`` only when every sample agrees and there are enough samples;
 - ``x-extensible-enum`` (open) for small value sets with repeated evidence, never a closed enum;
@@ -30,6 +31,9 @@ from contracttape.contracts import formats
 
 EVIDENCE = "x-evidence"
 MIN_FORMAT_SAMPLES = 3
+# A field is *required* only when it was in every one of at least this many samples; with fewer,
+# the contract describes it without demanding it (``[tool.contracttape] required_after``).
+REQUIRED_AFTER = 3
 MAX_TRACKED_VALUES = 16
 MAX_TRACKED_LENGTH = 40  # longer strings are text or data, never enum members
 ENUM_MAX_VALUES = 8
@@ -243,11 +247,11 @@ def _count(alternatives: list[dict[str, Any]], js_type: str) -> int:
     return sum(a.get(EVIDENCE, {}).get("count", 0) for a in alternatives if a.get("type") == js_type)
 
 
-def render(evidence: dict[str, Any]) -> dict[str, Any]:
+def render(evidence: dict[str, Any], required_after: int = REQUIRED_AFTER) -> dict[str, Any]:
     """The contract schema for a node of evidence."""
     alternatives = _alternatives(evidence)
     nullable = any(a.get("type") == "null" for a in alternatives)
-    rendered = [_render_typed(a) for a in alternatives if a.get("type") != "null"]
+    rendered = [_render_typed(a, required_after) for a in alternatives if a.get("type") != "null"]
     if not rendered:
         return {"type": "null"} if nullable else {}
     if len(rendered) == 1:
@@ -263,17 +267,17 @@ def render(evidence: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": rendered + ([{"type": "null"}] if nullable else [])}
 
 
-def _render_typed(evidence: dict[str, Any]) -> dict[str, Any]:
+def _render_typed(evidence: dict[str, Any], required_after: int) -> dict[str, Any]:
     js_type = evidence.get("type")
     if js_type == "string":
         return _render_string(evidence[EVIDENCE])
     if js_type == "array":
         out: dict[str, Any] = {"type": "array"}
         if evidence.get("items"):
-            out["items"] = render(evidence["items"])
+            out["items"] = render(evidence["items"], required_after)
         return out
     if js_type == "object":
-        return _render_object(evidence)
+        return _render_object(evidence, required_after)
     return {"type": js_type}
 
 
@@ -300,36 +304,40 @@ def _merged(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     return evidence_of([], *nodes)
 
 
-def _render_object(evidence: dict[str, Any]) -> dict[str, Any]:
+def _render_object(evidence: dict[str, Any], required_after: int) -> dict[str, Any]:
     meta = evidence[EVIDENCE]
     properties: dict[str, Any] = evidence.get("properties", {})
     count, keys = meta["count"], meta.get("keys", {})
     if len(properties) >= 2 and all(formats.is_id_like(k) for k in properties):
         return {
             "type": "object",
-            "additionalProperties": render(_merged(list(properties.values()))),
+            "additionalProperties": render(_merged(list(properties.values())), required_after),
             "x-evidence": {"map": True, "distinct_keys": len(properties), "samples": count},
         }
     out: dict[str, Any] = {"type": "object", "properties": {}}
     for key in sorted(properties):
-        schema = render(properties[key])
+        schema = render(properties[key], required_after)
         schema[EVIDENCE] = _property_evidence(properties[key], keys.get(key, 0), count)
         out["properties"][key] = schema
-    required = sorted(k for k in properties if keys.get(k, 0) == count)
+    required = sorted(k for k in properties if keys.get(k, 0) == count >= required_after)
     if required:
         out["required"] = required
     variants = meta.get("variants") or {}
     key_sets = {frozenset(v["keys"]) for v in variants.values()}
     if len(variants) >= 2 and len(key_sets) >= 2:
-        return {"oneOf": [_render_variant(name, v, out) for name, v in sorted(variants.items())]}
+        return {
+            "oneOf": [_render_variant(name, v, out, required_after) for name, v in sorted(variants.items())]
+        }
     return out
 
 
-def _render_variant(name: str, variant: dict[str, Any], whole: dict[str, Any]) -> dict[str, Any]:
+def _render_variant(
+    name: str, variant: dict[str, Any], whole: dict[str, Any], required_after: int
+) -> dict[str, Any]:
     disc, value = name.split("=", 1)
     properties = {k: whole["properties"][k] for k in sorted(variant["keys"]) if k in whole["properties"]}
     properties[disc] = {"const": value, EVIDENCE: {"present": variant["count"], "of": variant["count"]}}
-    required = sorted(k for k, n in variant["keys"].items() if n == variant["count"])
+    required = sorted(k for k, n in variant["keys"].items() if n == variant["count"] >= required_after)
     return {"type": "object", "properties": properties, "required": required}
 
 

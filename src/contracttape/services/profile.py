@@ -142,7 +142,9 @@ class ServiceProfile:
             if params is None:
                 continue
             variant = {name: params[name] for name in route.resources}
-            if route.variant is not None:
+            # variants say how a request changes a *success* shape; an error answer is the
+            # same whatever the request asked for (a 404 for encoding_format=float or base64)
+            if route.variant is not None and 200 <= status < 300:
                 variant.update(route.variant(request, params))
             return Endpoint(
                 self.name, route.method, route.template, status_class(status), tuple(sorted(variant.items()))
