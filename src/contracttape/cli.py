@@ -332,9 +332,8 @@ def contracts_check(allow_uncovered: bool) -> None:
         click.echo("contracts check: nothing was checked (no recorded response of a known service)")
         raise SystemExit(0 if allow_uncovered else 1)
     if not (report.violations or report.errors or report.uncovered):
-        click.echo(
-            f"contracts check: {report.checked} recorded response(s) checked, every one satisfies its contract"
-        )
+        checked = f"contracts check: {report.checked} recorded response(s) checked"
+        click.echo(f"{checked}, every one satisfies its contract")
         return
     click.echo(
         f"contracts check: {report.checked} response(s) checked, {len(report.violations)} violation(s), "
