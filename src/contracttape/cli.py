@@ -246,6 +246,61 @@ def adopt(directory: Path | None, origins: tuple[str, ...], check_only: bool) ->
     ctx.invoke(contracts_build, check_only=False)
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--target", type=click.Choice([t.value for t in Target]), default=Target.SANDBOX.value)
+@click.option("--sandbox-revision", type=click.IntRange(1, 2), default=None, help="Sandbox API revision.")
+@click.option("--budget-usd", type=USD(), default=None, help="Cap for the re-recording (required for live).")
+@click.option(
+    "--cassettes",
+    "cassette_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Record nothing: diff the traffic in this folder of cassettes against the contracts.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".contracttape/drift"),
+    show_default=True,
+)
+@click.option("--accept", is_flag=True, help="Fold the new evidence (and cassettes) into the committed ones.")
+@click.option("--plan", is_flag=True, help="Print the cheapest test selection and its cost; send nothing.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def drift(
+    target: str,
+    sandbox_revision: int | None,
+    budget_usd: float | None,
+    cassette_dir: Path | None,
+    report_dir: Path,
+    accept: bool,
+    plan: bool,
+    pytest_args: tuple[str, ...],
+) -> None:
+    """Re-record (or read) new traffic, diff it against the committed contracts, classify, report.
+
+    Exit 0: no ERR or WARN finding; 1: drift found; 2: could not check (a failed recording, an
+    unreadable file, a refused budget), which is never reported as drift."""
+    from contracttape.drift_run import run_drift
+
+    settings = _settings()
+    if target == Target.LIVE.value and budget_usd is None and cassette_dir is None and not plan:
+        raise click.UsageError("drift against the live services needs --budget-usd")
+    code = run_drift(
+        settings,
+        target=target,
+        sandbox_revision=sandbox_revision,
+        budget_usd=budget_usd,
+        cassette_dir=cassette_dir,
+        report_dir=report_dir,
+        accept=accept,
+        plan_only=plan,
+        pytest_args=list(pytest_args),
+        run_pytest=_pytest,
+        echo=click.echo,
+    )
+    sys.exit(code)
+
+
 @main.group()
 def contracts() -> None:
     """Infer, check and export the JSON Schema contracts of recorded endpoints."""

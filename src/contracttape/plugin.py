@@ -119,6 +119,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Spend ledger: a file (default .contracttape/ledger.json) or a postgresql:// URL.",
     )
     group.addoption("--cassette-dir", default=None, help="Cassette root (default: <rootdir>/cassettes).")
+    group.addoption(
+        "--sandbox-revision",
+        type=int,
+        default=None,
+        help="Start the sandbox at this API revision when recording against it (2 changes shapes).",
+    )
+    group.addoption(
+        "--no-contract-validation",
+        action="store_true",
+        default=False,
+        help="Record without checking responses against the contracts (what `contracttape drift` does).",
+    )
     shared(
         group,
         "--block-network",
@@ -239,7 +251,8 @@ def contracttape_env(
             start = state.run.settings.sandbox_factory()
         except ConfigError as exc:
             pytest.fail(str(exc), pytrace=False)
-        with start() as sandbox:
+        revision = pytestconfig.getoption("--sandbox-revision")
+        with start(**({"revision": revision} if revision else {})) as sandbox:
             contracttape_origins.update(sandbox.origins())
             yield sandbox.env()
 
@@ -285,7 +298,11 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
         allow_playback_repeats=bool(options.allow_playback_repeats),
         allow_unused=bool(options.allow_unused),
         compress_time=bool(options.compress_time),
-        contracts=state.contracts if options.validate_contracts else None,
+        contracts=(
+            state.contracts
+            if options.validate_contracts and not item.config.getoption("--no-contract-validation")
+            else None
+        ),
         budget=state.budget,
         distributions=state.run.catalogue.distributions(),
     )

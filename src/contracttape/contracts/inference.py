@@ -297,6 +297,9 @@ def _render_string(evidence: dict[str, Any]) -> dict[str, Any]:
         and len(values) < count
     ):
         out["x-extensible-enum"] = sorted(values)
+    elif values and len(values) <= ENUM_MAX_VALUES:
+        # too little evidence for an enum, but what was seen is kept: drift compares it
+        out[EVIDENCE] = {"values": sorted(values)}
     return out
 
 
@@ -317,7 +320,10 @@ def _render_object(evidence: dict[str, Any], required_after: int) -> dict[str, A
     out: dict[str, Any] = {"type": "object", "properties": {}}
     for key in sorted(properties):
         schema = render(properties[key], required_after)
-        schema[EVIDENCE] = _property_evidence(properties[key], keys.get(key, 0), count)
+        schema[EVIDENCE] = {
+            **schema.get(EVIDENCE, {}),
+            **_property_evidence(properties[key], keys.get(key, 0), count),
+        }
         out["properties"][key] = schema
     required = sorted(k for k in properties if keys.get(k, 0) == count >= required_after)
     if required:
