@@ -29,6 +29,7 @@ SEVERITIES = (ERR, WARN, INFO)
 # Absent from this many new samples (and seen in as many committed ones) before a field is
 # called removed rather than unobserved.
 MIN_SAMPLES_FOR_REMOVAL = 3
+CHANCE = 0.01  # an absence at least this likely by chance is "unobserved", not "removed"
 
 RULES: dict[str, str] = {
     "response-required-property-removed": ERR,
@@ -251,30 +252,26 @@ class _Diff:
     def missing(
         self, where: str, required: bool, seen: Mapping[str, Any], new_parent: Mapping[str, Any]
     ) -> None:
-        old_of = int(seen.get("present", 0))
+        """A contracted field no new sample had: removed, or merely not observed this time.
+
+        With ``p`` = how often the committed samples had it, ``n`` new samples all lacking it
+        happen by chance with probability (1 - p)^n; at 1% or more (or with too few samples on
+        either side) it is unobserved, otherwise removed."""
+        old_present, old_of = int(seen.get("present", 0)), int(seen.get("of", 0)) or 1
         new_of = _object_samples(new_parent)
-        if min(old_of, new_of) < MIN_SAMPLES_FOR_REMOVAL:
+        by_chance = (1 - old_present / old_of) ** new_of
+        before, after = f"in {old_present} of {old_of}", f"in 0 of {new_of}"
+        if min(old_present, new_of) < MIN_SAMPLES_FOR_REMOVAL:
+            note = "too few samples to call it removed"
+            self.add(where, "response-property-unobserved", before, after, note=note)
+        elif by_chance >= CHANCE:
             self.add(
-                where,
-                "response-property-unobserved",
-                f"in {seen.get('present', '?')} of {seen.get('of', '?')}",
-                f"in 0 of {new_of}",
-                note="too few samples to call it removed",
+                where, "response-property-unobserved", before, after, note=f"{by_chance:.0%} likely by chance"
             )
-        elif required or seen.get("present") == seen.get("of"):
-            self.add(
-                where,
-                "response-required-property-removed",
-                f"in {old_of} of {seen.get('of')}",
-                f"in 0 of {new_of}",
-            )
+        elif required or old_present == old_of:
+            self.add(where, "response-required-property-removed", before, after)
         else:
-            self.add(
-                where,
-                "response-optional-property-removed",
-                f"in {old_of} of {seen.get('of')}",
-                f"in 0 of {new_of}",
-            )
+            self.add(where, "response-optional-property-removed", before, after)
 
     def presence(
         self,
