@@ -8,7 +8,7 @@ BUDGET ?=
 TARGET ?= sandbox
 ARGS   ?=
 
-.PHONY: test replay record contracts sandbox lint bench scan clean
+.PHONY: test replay record drift contracts sandbox lint bench scan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("contracttape needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -26,6 +26,9 @@ replay: $(STAMP)  ## the integration suite from cassettes only, network blocked
 
 record: $(STAMP)  ## re-record cassettes: make record [BUDGET=0.50] [TARGET=sandbox|live] [ARGS=test-id]
 	$(CT) record --target $(TARGET) $(if $(BUDGET),--budget-usd $(BUDGET)) $(if $(ARGS),-- $(ARGS))
+
+drift: $(STAMP)  ## diff new traffic against the contracts: make drift [TARGET=live BUDGET=0.25] [ARGS=--report-dir DIR]
+	$(CT) drift --target $(TARGET) $(if $(BUDGET),--budget-usd $(BUDGET)) $(ARGS)
 
 contracts: $(STAMP)  ## infer contracts from cassettes, check every response, export OpenAPI
 	$(CT) contracts build

@@ -146,7 +146,8 @@ def run_drift(
             if not result.drifted:
                 echo(
                     "drift: could not check: tests failed while recording, and the traffic they recorded "
-                    "shows no drift: the failure is not the API's (see the pytest output)",
+                    "shows no drift above INFO (an accepted change your client still rejects, or a "
+                    "failure that is not the API's): see the pytest output",
                     err=True,
                 )
                 return EXIT_UNCHECKED

@@ -129,6 +129,7 @@ REVISION_2 = {
     ("$.usage.completion_tokens_details", "response-property-became-nullable", "ERR"),
     ("$[*].usage.completion_tokens_details", "response-property-became-nullable", "ERR"),
     ("$.choices[*].finish_reason", "response-property-enum-value-added", "INFO"),
+    ("$[*].choices[*].finish_reason", "response-property-enum-value-added", "INFO"),
     ("$.system_fingerprint", "response-property-unobserved", "INFO"),
     ("$.data[*].embedding_norm", "response-optional-property-added", "INFO"),
     ("$.name", "response-property-became-nullable", "ERR"),
@@ -163,5 +164,8 @@ def test_drift_against_the_sandbox(repository_copy: pytest.Pytester) -> None:
 
     assert ct(project, "drift", "--sandbox-revision", "2", "--report-dir", "r2", "--accept").ret == 0
     after = ct(project, "drift", "--sandbox-revision", "2", "--report-dir", "r3")
-    assert after.ret == 0, after.stdout.str()[-3000:]
-    assert {s for _p, _r, s in findings(project.path / "r3")} <= {"INFO"}
+    assert {s for _p, _r, s in findings(project.path / "r3")} <= {"INFO"}  # the drift is accepted
+    # llama-cloud's own response model refuses the QUEUED status of revision 2, so its test still
+    # fails while recording: with no drift left to blame, that is "could not check", not drift
+    assert after.ret == 2, after.stdout.str()[-3000:]
+    assert "shows no drift above INFO" in after.stderr.str()

@@ -165,6 +165,8 @@ class _Diff:
             self.one_of(path, old_variants, new_variants, sse)
             return
         self.nullability(path, old_types, new_types)
+        if "null" in old_types and old_types - {"null"} and new_types == {"null"}:  # only nulls now
+            self.add(path, "response-property-list-of-types-narrowed", _describe(old_types), "null")
         self.types(path, old_types - {"null"}, new_types - {"null"})
         for kind in sorted((old_types & new_types) - {"null"}):
             self.typed(path, kind, _branch(old, kind), _branch(new, kind))
