@@ -328,3 +328,29 @@ def test_overrides_change_severity_ignore_and_expire(tmp_path: Path) -> None:
 def test_bad_overrides(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_overrides(overrides_file(tmp_path, text))
+
+
+def with_headers(samples: int, headers: dict[str, int]) -> ContractFile:
+    made = contract([{"a": 1}] * samples)
+    made.headers = headers
+    return made
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            (5, {"x-request-id": 5, "openai-version": 5}),
+            (5, {"x-request-id": 5}),
+            ("required-response-header-removed", ERR),
+        ),
+        ((10, {"x-cache": 6}), (12, {"other": 12}), ("optional-response-header-removed", WARN)),
+        ((1, {"openai-version": 1}), (1, {"other": 1}), ("response-header-unobserved", INFO)),
+    ],
+    ids=["always-sent-now-never", "sometimes-sent-now-never", "too-little-evidence"],
+)
+def test_response_headers(
+    old: tuple[int, dict[str, int]], new: tuple[int, dict[str, int]], expected: tuple[str, str]
+) -> None:
+    findings = [f for f in diff(with_headers(*old), with_headers(*new)) if f.path.startswith("header ")]
+    assert [(f.rule, f.severity) for f in findings] == [expected]

@@ -9,7 +9,7 @@ deterministic (sorted keys, stable rendering), so re-recording an unchanged API 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ class Observation:
     sample: Any
     media_type: str
     recorded_at: str
+    headers: frozenset[str] = frozenset()  # response header names (lower case)
 
 
 @dataclass
@@ -52,6 +53,8 @@ class ContractFile:
     media_types: list[str] = field(default_factory=list)
     # the evidence rule the schema is rendered with (kept in the file, so it renders the same)
     required_after: int = REQUIRED_AFTER
+    # response header name -> in how many of the responses it was
+    headers: dict[str, int] = field(default_factory=dict)
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -68,6 +71,7 @@ class ContractFile:
             last_seen=max(self.last_seen, other.last_seen),
             media_types=sorted(set(self.media_types) | set(other.media_types)),
             required_after=self.required_after,
+            headers=dict(sorted((Counter(self.headers) + Counter(other.headers)).items())),
         )
 
     def to_json(self) -> str:
@@ -83,6 +87,7 @@ class ContractFile:
                 "last_seen": self.last_seen,
                 "media_types": self.media_types,
                 "rules": {"required_after": self.required_after},
+                "headers": self.headers,
                 "evidence": self.evidence,
             },
         }
@@ -123,6 +128,7 @@ class ContractFile:
                 required_after=_count(
                     _mapping(meta.get("rules", {"required_after": 1}), "rules")["required_after"]
                 ),
+                headers={str(k): _count(v) for k, v in _mapping(meta.get("headers", {}), "headers").items()},
             )
             rendered = contract.schema  # malformed evidence fails here
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -192,6 +198,12 @@ def contract_path(contracts_dir: Path, endpoint: Endpoint) -> Path:
 # -- building ----------------------------------------------------------------------------------------
 
 
+# hop-by-hop or recomputed on every write: not part of what a consumer relies on
+_UNCONTRACTED_HEADERS = frozenset(
+    {"content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"}
+)
+
+
 def observe(
     interactions: Iterable[Interaction], catalogue: Catalogue, recorded_at: str = ""
 ) -> Iterator[Observation]:
@@ -200,7 +212,11 @@ def observe(
         if endpoint is None:
             continue
         yield Observation(
-            endpoint, sample_of(interaction.response), media_type(interaction.response.headers), recorded_at
+            endpoint,
+            sample_of(interaction.response),
+            media_type(interaction.response.headers),
+            recorded_at,
+            frozenset(name.lower() for name, _ in interaction.response.headers) - _UNCONTRACTED_HEADERS,
         )
 
 
@@ -224,6 +240,7 @@ def contracts_from(
             last_seen=seen[-1] if seen else "",
             media_types=sorted({o.media_type for o in group if o.media_type}),
             required_after=required_after,
+            headers=dict(sorted(Counter(h for o in group for h in o.headers).items())),
         )
     return built
 

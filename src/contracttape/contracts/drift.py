@@ -58,6 +58,9 @@ RULES: dict[str, str] = {
     "response-success-status-added": INFO,
     "response-non-success-status-added": INFO,
     "response-media-type-changed": ERR,
+    "required-response-header-removed": ERR,
+    "optional-response-header-removed": WARN,
+    "response-header-unobserved": INFO,
     "response-unclassified-change": WARN,
 }
 
@@ -345,6 +348,7 @@ def diff(old: ContractFile, new: ContractFile) -> list[Finding]:
     work = _Diff(new.endpoint.describe(), old.samples, new.samples)
     if old.media_types and new.media_types and set(old.media_types) != set(new.media_types):
         work.add("$", "response-media-type-changed", ",".join(old.media_types), ",".join(new.media_types))
+    _headers(work, old, new)
     if old.evidence and new.evidence:
         before = old.schema
         same_rule = (
@@ -357,6 +361,27 @@ def diff(old: ContractFile, new: ContractFile) -> list[Finding]:
         if not work.found and _bare(before) != _bare(after):
             work.add("$", "response-unclassified-change", "schema", "schema", note="no rule describes it")
     return work.found
+
+
+def _headers(work: _Diff, old: ContractFile, new: ContractFile) -> None:
+    """Response headers a consumer may read: one always sent and now never sent is removed."""
+    if not new.samples or not old.headers:
+        return
+    answered = max(new.headers.values(), default=0) or new.samples
+    for name, seen in sorted(old.headers.items()):
+        if new.headers.get(name):
+            continue
+        always = seen >= old.samples
+        by_chance = (1 - min(seen / max(old.samples, 1), 1.0)) ** answered
+        before, after = f"in {seen} of {old.samples}", f"in 0 of {answered}"
+        if min(seen, answered) < MIN_SAMPLES_FOR_REMOVAL or by_chance >= CHANCE:
+            work.add(
+                f"header {name}", "response-header-unobserved", before, after, note="too little evidence"
+            )
+        elif always:
+            work.add(f"header {name}", "required-response-header-removed", before, after)
+        else:
+            work.add(f"header {name}", "optional-response-header-removed", before, after)
 
 
 # -- a whole set of endpoints -----------------------------------------------------------------------
