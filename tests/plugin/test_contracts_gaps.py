@@ -89,7 +89,7 @@ def test_a_text_body_where_json_is_contracted_is_a_violation(project: Path) -> N
     cassette(
         project,
         "a",
-        [not_found("application/json", b'{"error": {"message": "no", "code": "model_not_found"}}')],
+        [not_found("application/json", b'{"detail": "not found"}')],
     )
     assert ct("contracts", "build").exit_code == 0
     cassette(project, "b", [not_found("text/plain", b"404 page not found")])

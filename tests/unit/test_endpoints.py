@@ -111,3 +111,33 @@ def test_unknown_hosts_have_no_endpoint_and_users_can_add_services() -> None:
     assert endpoint is not None
     assert endpoint.describe() == "acme GET /widgets/{widget_id} 2xx"
     assert Catalogue().endpoint(request, 200) is None
+
+
+def test_error_contracts_are_keyed_by_status_and_error_code_not_by_success_variants() -> None:
+    import json
+
+    from contracttape.model import RecordedResponse
+    from contracttape.services import default_catalogue
+
+    def request(encoding: str) -> RecordedRequest:
+        body = json.dumps({"model": "nope", "input": "x", "encoding_format": encoding}).encode()
+        return RecordedRequest(
+            "POST", "https://api.openai.com/v1/embeddings", (("content-type", "application/json"),), body
+        )
+
+    def error(status: int, code: str) -> RecordedResponse:
+        body = json.dumps({"error": {"message": "m", "type": "invalid_request_error", "code": code}}).encode()
+        return RecordedResponse(status, "", (("content-type", "application/json"),), body)
+
+    catalogue = default_catalogue()
+    one = catalogue.endpoint(request("float"), 404, error(404, "model_not_found"))
+    two = catalogue.endpoint(request("base64"), 404, error(404, "model_not_found"))
+    limited = catalogue.endpoint(request("float"), 429, error(429, "rate_limit_exceeded"))
+    assert one is not None
+    assert limited is not None
+    assert one == two
+    assert one.slug == "post_v1_embeddings__code=model_not_found__4xx"
+    assert limited.slug == "post_v1_embeddings__code=rate_limit_exceeded__4xx"
+    ok = catalogue.endpoint(request("base64"), 200, RecordedResponse(200, "OK", (), b"{}"))
+    assert ok is not None
+    assert ok.slug == "post_v1_embeddings__encoding_format=base64__2xx"

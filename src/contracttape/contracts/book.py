@@ -208,7 +208,7 @@ def observe(
     interactions: Iterable[Interaction], catalogue: Catalogue, recorded_at: str = ""
 ) -> Iterator[Observation]:
     for interaction in interactions:
-        endpoint = catalogue.endpoint(interaction.request, interaction.response.status)
+        endpoint = catalogue.endpoint(interaction.request, interaction.response.status, interaction.response)
         if endpoint is None:
             continue
         yield Observation(
@@ -401,7 +401,9 @@ class ContractBook:
 
     def covers(self, interaction: Interaction) -> bool:
         """Whether a contract exists for this response's endpoint (an unknown host: no endpoint)."""
-        endpoint = self.catalogue.endpoint(interaction.request, interaction.response.status)
+        endpoint = self.catalogue.endpoint(
+            interaction.request, interaction.response.status, interaction.response
+        )
         return endpoint is None or self._validator(endpoint)[1] is not None
 
     def check(self, interaction: Interaction) -> list[Violation]:
@@ -410,7 +412,9 @@ class ContractBook:
 
     def check_covered(self, interaction: Interaction) -> list[Violation] | None:
         """Violations, or None when no contract covers this response."""
-        endpoint = self.catalogue.endpoint(interaction.request, interaction.response.status)
+        endpoint = self.catalogue.endpoint(
+            interaction.request, interaction.response.status, interaction.response
+        )
         if endpoint is None:
             return None
         path, validator, samples = self._validator(endpoint)
@@ -473,7 +477,9 @@ def validate_cassettes(cassette_dir: Path, book: ContractBook) -> CheckReport:
                 if str(exc) not in report.errors:
                     report.errors.append(str(exc))
                 continue
-            endpoint = book.catalogue.endpoint(interaction.request, interaction.response.status)
+            endpoint = book.catalogue.endpoint(
+                interaction.request, interaction.response.status, interaction.response
+            )
             if violations is None:
                 if endpoint is not None:
                     report.uncovered.append((path, position, endpoint))

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from contracttape.bodies import json_object, json_or_none, sse_events
+from contracttape.bodies import decode_body, json_object, json_or_none, sse_events
 from contracttape.budget.costs import FREE, Cost, Estimate, stream_usage
 from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
@@ -157,6 +157,16 @@ def _reported_usage(response: RecordedResponse) -> Mapping[str, Any] | None:
     return None
 
 
+def _error_code(response: RecordedResponse) -> str | None:
+    """``{"error": {"code": "model_not_found", "type": "invalid_request_error"}}``."""
+    error = json_or_none(decode_body(response.body, response.headers)) or {}
+    error = error.get("error") if isinstance(error, dict) else None
+    if not isinstance(error, dict):
+        return None
+    code = error.get("code") or error.get("type")
+    return str(code) if isinstance(code, str) and code else None
+
+
 OPENAI = ServiceProfile(
     name="openai",
     hosts=("api.openai.com", "openai.sandbox.contracttape.test"),
@@ -179,4 +189,5 @@ OPENAI = ServiceProfile(
     volatile_headers=(("openai-processing-ms", "0"),),
     secret_headers=frozenset({"openai-organization", "openai-project"}),
     distributions=("openai",),
+    error_code=_error_code,
 )

@@ -24,7 +24,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from contracttape.model import RecordedRequest
+from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.secret_rules import SecretPattern
 
 if TYPE_CHECKING:
@@ -132,11 +132,16 @@ class ServiceProfile:
     secret_patterns: tuple[SecretPattern, ...] = ()
     # the SDKs whose versions change what goes over the wire (recorded in cassettes)
     distributions: tuple[str, ...] = ()
+    # the machine-readable code of an error answer (OpenAI's error.code, PostgREST's code...):
+    # error contracts are keyed by status class and this code, never by success variants
+    error_code: Callable[[RecordedResponse], str | None] | None = None
 
     def serves(self, host: str) -> bool:
         return any(fnmatchcase(host, pattern) for pattern in self.hosts)
 
-    def endpoint(self, request: RecordedRequest, status: int) -> Endpoint:
+    def endpoint(
+        self, request: RecordedRequest, status: int, response: RecordedResponse | None = None
+    ) -> Endpoint:
         for route in sorted(self.routes, key=lambda r: -r.literal_length):
             params = route.match(request)
             if params is None:
@@ -146,6 +151,9 @@ class ServiceProfile:
             # same whatever the request asked for (a 404 for encoding_format=float or base64)
             if route.variant is not None and 200 <= status < 300:
                 variant.update(route.variant(request, params))
+            code = self.error_code(response) if status >= 400 and response and self.error_code else None
+            if code:
+                variant["code"] = code
             return Endpoint(
                 self.name, route.method, route.template, status_class(status), tuple(sorted(variant.items()))
             )
@@ -170,11 +178,14 @@ class Catalogue:
     def profile(self, name: str) -> ServiceProfile | None:
         return self._profiles.get(name)
 
-    def endpoint(self, request: RecordedRequest, status: int) -> Endpoint | None:
+    def endpoint(
+        self, request: RecordedRequest, status: int, response: RecordedResponse | None = None
+    ) -> Endpoint | None:
+        """The endpoint of a request (and, for an error answer, of its error code)."""
         host = (urlsplit(request.uri).hostname or "").lower()
         for profile in self._profiles.values():
             if profile.serves(host):
-                return profile.endpoint(request, status)
+                return profile.endpoint(request, status, response)
         return None
 
     # -- what the core reads: unions over every profile (an SDK is not tied to one host) ----------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from contracttape.bodies import json_object
+from contracttape.bodies import decode_body, json_object, json_or_none
 from contracttape.budget.costs import Cost, Estimate
 from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
@@ -56,6 +56,18 @@ class SupabaseCosts:
             "supabase", "usd_per_gb"
         )
         return Cost(usd, {"requests": 1, "bytes": moved}, "requests and bytes")
+
+
+def _error_code(response: RecordedResponse) -> str | None:
+    """GoTrue's ``x-sb-error-code`` / ``code``, PostgREST's ``code``, storage's ``error``."""
+    header = response.header("x-sb-error-code")
+    if header:
+        return header
+    body = json_or_none(decode_body(response.body, response.headers))
+    if not isinstance(body, dict):
+        return None
+    code = body.get("code") if isinstance(body.get("code"), str) else body.get("error")
+    return str(code) if isinstance(code, str) and code else None
 
 
 SUPABASE = ServiceProfile(
@@ -110,4 +122,5 @@ SUPABASE = ServiceProfile(
     matched_headers=frozenset({"x-upsert", "accept-profile", "content-profile"}),
     secret_headers=frozenset({"x-client-info-secret", "x-supabase-api-key"}),
     distributions=("supabase",),
+    error_code=_error_code,
 )
