@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import enum
 import math
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from contracttape.errors import ConfigError
@@ -114,3 +116,14 @@ def merge(*levels: TapeOptions) -> TapeOptions:
             (getattr(level, f.name) for level in levels if getattr(level, f.name) is not None), None
         )
     return TapeOptions(**merged)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A committed TOML file (drift overrides, the scan allowlist) as a table; ``{}`` when it
+    does not exist; a ``ConfigError`` naming the file when it cannot be read."""
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix it or delete it") from exc

@@ -19,13 +19,13 @@ import fnmatch
 import hashlib
 import json
 import re
-import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from contracttape.config import read_toml
 from contracttape.errors import ConfigError
 from contracttape.secret_rules import (
     JWT_RE,
@@ -191,13 +191,7 @@ def pattern_count() -> int:
 
 def load_allowlist(path: Path) -> list[Allowed]:
     """The committed allowlist: ``[[allow]]`` tables with ``fingerprint``, ``reason``, optional ``path``."""
-    if not path.exists():
-        return []
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix it or delete it") from exc
-    entries = data.get("allow", [])
+    entries = read_toml(path).get("allow", [])
     if not isinstance(entries, list):
         raise ConfigError(f"{path}: 'allow' must be a list of [[allow]] tables")
     allowed = []

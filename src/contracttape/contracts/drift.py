@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from contracttape.config import read_toml
 from contracttape.contracts.book import ContractFile
 from contracttape.errors import ConfigError
 from contracttape.services.profile import Endpoint
@@ -479,12 +479,7 @@ class Override:
 def load_overrides(path: Path) -> list[Override]:
     """``[[override]]`` tables of ``contracts/drift.toml``: endpoint, path, rule (globs, default
     ``*``), ``severity`` or ``ignore = true``, a required ``reason``, an optional ``expires``."""
-    if not path.exists():
-        return []
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    data = read_toml(path)
     overrides = []
     for number, entry in enumerate(data.get("override", []), start=1):
         where = f"{path}: [[override]] {number}"
