@@ -73,8 +73,9 @@ def run_drift(
         return EXIT_UNCHECKED
     selection = pytest_args
     if cassette_dir is None:
-        plan = cheapest_cover(recorded_tests(settings), committed, budget_usd)
-        full_cost = sum(cost for cost, _ in recorded_tests(settings).values())
+        tests = recorded_tests(settings)
+        plan = cheapest_cover(tests, committed, budget_usd)
+        full_cost = sum(cost for cost, _ in tests.values())
         if plan_only:
             echo(f"drift plan: {len(plan.tests)} test(s), ${plan.cost_usd:.6f} by their recorded costs")
             echo(f"  (the whole suite: ${full_cost:.6f})")
