@@ -37,11 +37,10 @@ from contracttape.secret_rules import (
     SECRET_HEADERS,
     SECRET_PATTERNS,
     SECRET_QUERY_PARAMS,
-    SHAPE_CHECKED,
     SecretPattern,
     is_placeholder_value,
+    is_secret_match,
     is_secret_name,
-    looks_random,
     placeholder,
 )
 
@@ -173,7 +172,7 @@ class Redactor:
         if not name.startswith("p"):
             return match.group(0)
         pattern = self.patterns[int(name[1:])]
-        if pattern.name in SHAPE_CHECKED and not _random_tail(match.group(0)):
+        if not is_secret_match(pattern.name, match.group(0)):
             return match.group(0)
         return placeholder(pattern.name)
 
@@ -343,12 +342,6 @@ class Redactor:
                 lines[position] = self.text(line)
         cleaned_text = "\n".join(lines)
         return body if cleaned_text == text else cleaned_text.encode("utf-8")
-
-
-def _random_tail(match: str) -> bool:
-    """The part of a provider-key match after its prefix (``sk-``, ``Bearer ``) looks random."""
-    tail = re.sub(r"^(?:[Bb]earer\s+|[a-z]+-(?:ant-|proj-|svcacct-|admin-)?)", "", match)
-    return looks_random(tail)
 
 
 def _is_pin(key: str) -> bool:

@@ -32,8 +32,8 @@ from contracttape.secret_rules import (
     REDACTED_SIGNATURE,
     SECRET_PATTERNS,
     SECRET_QUERY_PARAMS,
-    SHAPE_CHECKED,
     is_placeholder_value,
+    is_secret_match,
     is_secret_name,
     looks_random,
 )
@@ -98,13 +98,6 @@ def _signed_jwt(token: str) -> bool:
     return not (isinstance(header, dict) and str(header.get("alg", "")).lower() == "none")
 
 
-def _pattern_hit(name: str, secret: str) -> bool:
-    if name not in SHAPE_CHECKED:
-        return True
-    tail = re.sub(r"^(?:[Bb]earer\s+|[a-z]+-(?:ant-|proj-|svcacct-|admin-)?)", "", secret)
-    return looks_random(tail)
-
-
 def scan_text(text: str, path: Path) -> Iterator[Finding]:
     for number, line in enumerate(text.splitlines(), start=1):
         for match in JWT_RE.finditer(line):
@@ -112,7 +105,7 @@ def scan_text(text: str, path: Path) -> Iterator[Finding]:
                 yield _finding(path, number, "jwt", match.group(0))
         for pattern in SECRET_PATTERNS:
             for match in pattern.regex.finditer(line):
-                if _pattern_hit(pattern.name, match.group(0)):
+                if is_secret_match(pattern.name, match.group(0)):
                     yield _finding(path, number, pattern.name, match.group(0))
         for match in (*_FIELD.finditer(line), *_MULTIPART_FIELD.finditer(line)):
             if _secret_value(match.group("name"), match.group("value")):

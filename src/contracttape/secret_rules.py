@@ -293,3 +293,12 @@ def looks_random(value: str) -> bool:
     separators; a key has long mixed segments (``sk-proj-A1b2...``, ``llx-QQQQ...``)."""
     segments = [s for s in re.split(r"[-_.~+/=]+", value) if s]
     return bool(segments) and not all(_wordlike(s) for s in segments)
+
+
+_KEY_PREFIX = re.compile(r"^(?:[Bb]earer\s+|[a-z]+-(?:ant-|proj-|svcacct-|admin-)?)")
+
+
+def is_secret_match(pattern_name: str, matched: str) -> bool:
+    """Whether a pattern's match is a secret: for the patterns words can also match
+    (``SHAPE_CHECKED``), only when what follows the prefix (``sk-``, ``Bearer``) looks random."""
+    return pattern_name not in SHAPE_CHECKED or looks_random(_KEY_PREFIX.sub("", matched))
