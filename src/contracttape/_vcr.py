@@ -8,16 +8,20 @@ and the cassette methods its stubs call (``can_play_response_for``, ``play_respo
 
 from __future__ import annotations
 
-from collections.abc import Sized
+import json
+import sys
+from collections.abc import Mapping, Sized
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from vcr.cassette import Cassette
 from vcr.record_mode import RecordMode as VcrRecordMode
 
 from contracttape.errors import ContractTapeError
-from contracttape.model import RecordedRequest, RecordedResponse, headers_as_lists, make_headers
+from contracttape.faults import transport
+from contracttape.model import RecordedRequest, RecordedResponse, header_value, headers_as_lists, make_headers
 
 
 class Engine(Protocol):
@@ -35,20 +39,34 @@ class Engine(Protocol):
     def before_send(self, prepared: Any) -> Any: ...
     def play(self, prepared: Any) -> RecordedResponse: ...
     def record(self, prepared: Any, response: RecordedResponse, reservation: Any = None) -> None: ...
+    def fault_for(self, prepared: Any) -> Any: ...
+    def serve_fault(self, prepared: Any, decision: Any) -> RecordedResponse | str: ...
+    def wait_slow(self, decision: Any) -> None: ...
 
 
 _UNDECIDED = object()
 
 
 def to_recorded_request(request: Any) -> RecordedRequest:
-    body = request.body_bytes
+    headers = make_headers(dict(request.headers.items()))
+    raw = getattr(request, "_body", None)
+    structured = isinstance(raw, Mapping | tuple) or (
+        isinstance(raw, list) and not all(isinstance(part, bytes) for part in raw)
+    )
+    body = raw if structured else request.body_bytes
     if isinstance(body, str):
         body = body.encode("utf-8")
+    elif body is not None and not isinstance(body, bytes):
+        # aiohttp's stub hands over ``json=`` and ``data=`` values as they were given
+        if caller().json_body:
+            body, content_type = json.dumps(body).encode(), "application/json"
+        else:
+            pairs = body.items() if isinstance(body, Mapping) else body
+            body, content_type = urlencode(list(pairs)).encode(), "application/x-www-form-urlencoded"
+        if header_value(headers, "content-type") is None:
+            headers = (*headers, ("Content-Type", content_type))
     return RecordedRequest(
-        method=str(request.method).upper(),
-        uri=str(request.uri),
-        headers=make_headers(dict(request.headers.items())),
-        body=body or b"",
+        method=str(request.method).upper(), uri=str(request.uri), headers=headers, body=body or b""
     )
 
 
@@ -102,8 +120,23 @@ class SessionCassette(Cassette):  # type: ignore[misc]
     def filter_request(self, request: Any) -> Any:
         return request
 
+    def _fault(self, request: Any) -> Any:
+        """The fault this request gets, decided once (stubs may ask twice about one request)."""
+        decided = getattr(request, "_contracttape_fault", _UNDECIDED)
+        if decided is _UNDECIDED:
+            decided = self.session.fault_for(self._prepared(request))
+            if decided is not None and decided.fault.kind == "slow":
+                timeout = caller().read_timeout
+                if timeout is not None and timeout < decided.fault.delay:
+                    decided.timed_out_after = timeout  # the client gives up first
+            request._contracttape_fault = decided
+        return decided
+
     def can_play_response_for(self, request: Any) -> bool:
         prepared = self._prepared(request)
+        fault = self._fault(request)
+        if fault is not None and fault.replaces:
+            return True  # served here: never sent, never priced, never recorded
         if self.session.can_play(prepared.shape):
             return True
         # It will be sent: price and reserve it first, once per request (stubs may ask twice); a
@@ -120,6 +153,16 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         return False
 
     def play_response(self, request: Any) -> dict[str, Any]:
+        fault = self._fault(request)
+        if fault is not None and fault.replaces:
+            served = self.session.serve_fault(self._prepared(request), fault)
+            if isinstance(served, RecordedResponse):
+                return to_vcr_response(served)
+            error = transport.error(served, caller(), str(request.uri), fault.timed_out_after)
+            fault.outcome += f": {type(error).__module__}.{type(error).__qualname__}"
+            raise error
+        if fault is not None:
+            self.session.wait_slow(fault)
         response = self.session.play(self._prepared(request))
         return to_vcr_response(response)
 
@@ -127,12 +170,45 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         reservation = getattr(request, "_contracttape_reservation", None)
         assert not isinstance(reservation, ContractTapeError), "a refused request was sent"
         self.session.record(self._prepared(request), to_recorded_response(response), reservation)
+        fault = self._fault(request)
+        if fault is not None:  # a slow answer, recorded as it came, handed over late
+            self.session.wait_slow(fault)
 
     def __contains__(self, request: Any) -> bool:
         return self.can_play_response_for(request)
 
     def __len__(self) -> int:
         return len(self.session.index)
+
+
+def caller() -> transport.Caller:
+    """Which client library is asking: the nearest vcrpy stub on the stack, and what it holds
+    (the httpx module and request, urllib3's connection, aiohttp's timeouts)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        found = frame.f_locals
+        if module == "vcr.stubs.httpx_stubs" and "httpx" in found and "real_request" in found:
+            httpx, request = found["httpx"], found["real_request"]
+            read = (getattr(request, "extensions", {}).get("timeout") or {}).get("read")
+            return transport.Caller(httpx.__name__, httpx, request, read_timeout=_seconds(read))
+        if module == "vcr.stubs.aiohttp_stubs" and "self" in found and "kwargs" in found:
+            timeout = found["kwargs"].get("timeout") or getattr(found["self"], "timeout", None)
+            read = getattr(timeout, "sock_read", None) or getattr(timeout, "total", None)
+            json_body = found["kwargs"].get("json") is not None
+            return transport.Caller("aiohttp", read_timeout=_seconds(read), json_body=json_body)
+        if module == "vcr.stubs" and hasattr(found.get("self"), "real_connection"):
+            connection = found["self"].real_connection
+            library = "urllib3" if type(connection).__module__.startswith("urllib3") else "http.client"
+            return transport.Caller(
+                library, connection=connection, read_timeout=_seconds(getattr(connection, "timeout", None))
+            )
+        frame = frame.f_back  # type: ignore[assignment]
+    return transport.Caller("unknown")
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def cassette_context(session: Engine) -> AbstractContextManager[Any]:

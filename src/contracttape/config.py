@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from contracttape.errors import ConfigError
+from contracttape.faults.spec import Fault
 
 
 class RecordMode(enum.StrEnum):
@@ -58,6 +59,7 @@ class TapeOptions:
     allow_unused: bool | None = None
     compress_time: bool | None = None
     validate_contracts: bool | None = None
+    faults: tuple[Fault, ...] | None = None  # checked here, matched per request (faults.plan)
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], where: str) -> TapeOptions:
@@ -76,6 +78,8 @@ class TapeOptions:
                 raise ConfigError(f"{where}: contracttape option {name} must be True or False")
         if values.get("cassette") is not None and not isinstance(values["cassette"], str):
             raise ConfigError(f"{where}: contracttape option cassette must be a file name (str)")
+        if values.get("faults") is not None:
+            values["faults"] = parse_faults(values["faults"], where)
         return cls(**values)
 
 
@@ -86,6 +90,12 @@ DEFAULTS = TapeOptions(
     compress_time=True,
     validate_contracts=True,
 )
+
+
+def parse_faults(value: object, where: str) -> tuple[Fault, ...]:
+    if isinstance(value, Mapping) or not isinstance(value, list | tuple):
+        value = [value]
+    return tuple(Fault.of(one, f"{where}: faults[{n}]") for n, one in enumerate(value))
 
 
 def parse_record_mode(value: object, where: str) -> RecordMode:

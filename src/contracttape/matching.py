@@ -223,6 +223,14 @@ class InteractionIndex:
         self.played.add(position)
         return position, self.interactions[position]
 
+    def peek(self, shape: RequestShape) -> Interaction | None:
+        """What ``take`` would serve next, without serving it."""
+        positions = self._by_key.get(shape.key)
+        if not positions:
+            return None
+        nth = min(self._next[shape.key], len(positions) - 1)
+        return self.interactions[positions[nth]]
+
     def times_recorded(self, shape: RequestShape) -> int:
         return len(self._by_key.get(shape.key, ()))
 

@@ -30,6 +30,8 @@ from contracttape.config import (
 )
 from contracttape.contracts.book import ContractBook
 from contracttape.errors import ConfigError, ContractTapeError
+from contracttape.faults import Chaos, FaultPlan
+from contracttape.faults.record import FaultLog
 from contracttape.normalize import Normaliser
 from contracttape.redact import Redactor
 from contracttape.run import Run, RunOptions, new_run_id
@@ -52,6 +54,9 @@ class PluginState:
     replayed: int = 0
     written: int = 0
     slept_seconds: float = 0.0
+    chaos: Chaos | None = None
+    fault_log: FaultLog = field(default_factory=FaultLog)
+    fault_record: Path | None = None
 
     @property
     def target(self) -> Target:
@@ -83,11 +88,19 @@ class PluginState:
 STATE = pytest.StashKey[PluginState]()
 SESSION = pytest.StashKey[TapeSession]()
 REPORTED = pytest.StashKey[set[str]]()
+FAULTS_PROPERTY = "contracttape_faults"
 
 
 def _usd(text: str) -> float:
     try:
         return parse_usd(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _chaos(text: str) -> Chaos:
+    try:
+        return Chaos.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -130,6 +143,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="Record without checking responses against the contracts (what `contracttape drift` does).",
+    )
+    group.addoption(
+        "--chaos",
+        type=_chaos,
+        default=None,
+        metavar="SEED[:RATE]",
+        help="Replay with random transient faults (429, 5xx, timeouts, resets) on every service's "
+        "requests, a fraction RATE of them (default 0.1); reproducible by SEED.",
     )
     shared(
         group,
@@ -182,12 +203,20 @@ def pytest_configure(config: pytest.Config) -> None:
         run = Run.build(config.rootpath, options)
     except ContractTapeError as exc:
         raise pytest.UsageError(str(exc)) from exc
+    chaos = config.getoption("--chaos")
+    if chaos is not None and mode not in (None, RecordMode.NONE.value):
+        raise pytest.UsageError(
+            f"--chaos is for replayed runs (it serves faults over cassettes); drop --record-mode={mode}"
+        )
     state = PluginState(
-        cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None), run=run
+        cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None),
+        run=run,
+        chaos=chaos,
     )
     if state.cli.record_mode not in (None, RecordMode.NONE):
         cassettes.sweep_temporaries(run.cassettes)  # leftovers of a writer killed mid-write
     config.stash[STATE] = state
+    config.pluginmanager.register(_FaultReports(state.fault_log), "contracttape-fault-reports")
     if config.getoption("--block-network"):
         state.stack.enter_context(_offline.block_network(state.network_incidents, "pytest session"))
 
@@ -203,6 +232,18 @@ def _run_id(config: pytest.Config) -> str:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     node.workerinput["contracttape_run_id"] = node.config.stash[STATE].budget.run_id
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run record of the faults served (the controller writes it, for every worker)."""
+    state = session.config.stash.get(STATE, None)
+    if state is None or hasattr(session.config, "workerinput"):
+        return
+    chaos = state.chaos.describe() if state.chaos else None
+    with suppress(OSError):
+        state.fault_record = state.fault_log.write(
+            state.run.root / ".contracttape" / "runs", state.budget.run_id, chaos
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -282,12 +323,22 @@ def _cassette_for(item: pytest.Item, options: TapeOptions, cassette_dir: Path) -
 @pytest.fixture(autouse=True)
 def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSession | None]:
     item = request.node
-    if item.get_closest_marker(MARKER) is None and "tape" not in getattr(item, "fixturenames", ()):
+    wanted = getattr(item, "fixturenames", ())
+    if (
+        item.get_closest_marker(MARKER) is None
+        and "tape" not in wanted
+        and "contracttape_faults" not in wanted
+    ):
         yield None
         return
     state = item.config.stash[STATE]
     options = _options(item, request.getfixturevalue("contracttape_config"))
     assert options.record_mode is not None
+    faults = None
+    if options.faults or state.chaos is not None or "contracttape_faults" in wanted:
+        faults = FaultPlan(
+            state.run.catalogue, test_id=item.nodeid, chaos=state.chaos, faults=list(options.faults or ())
+        )
     session = TapeSession(
         _cassette_for(item, options, state.cassette_dir),
         mode=options.record_mode,
@@ -305,6 +356,7 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
         ),
         budget=state.budget,
         distributions=state.run.catalogue.distributions(),
+        faults=faults,
     )
     item.stash[SESSION] = session
     item.stash[REPORTED] = set()
@@ -321,6 +373,16 @@ def tape(_contracttape_cassette: TapeSession | None) -> TapeSession:
     """The test's ``TapeSession`` (requesting it turns record/replay on for the test)."""
     assert _contracttape_cassette is not None
     return _contracttape_cassette
+
+
+@pytest.fixture
+def contracttape_faults(_contracttape_cassette: TapeSession | None) -> FaultPlan:
+    """The test's fault plan, for faults decided inside the test (requesting it turns
+    record/replay on): ``contracttape_faults.add(Fault(503, service="supabase", first=1))``;
+    ``.served`` lists what was served, ``.waited`` the seconds clients slept meanwhile."""
+    assert _contracttape_cassette is not None
+    assert _contracttape_cassette.faults is not None
+    return _contracttape_cassette.faults
 
 
 def _raise_new_problems(item: pytest.Item, session: TapeSession, cause: BaseException | None = None) -> None:
@@ -344,13 +406,32 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         result = yield
     except BaseException as exc:
         session = item.stash.get(SESSION, None)
+        _attach_faults(item, session)
         if session is not None and _failed(session):
             _raise_new_problems(item, session, cause=exc)
         raise
     session = item.stash.get(SESSION, None)
+    _attach_faults(item, session)
     if session is not None and _failed(session):
         _raise_new_problems(item, session)
     return result
+
+
+def _attach_faults(item: pytest.Item, session: TapeSession | None) -> None:
+    """The faults served travel with the test's report (to the xdist controller too)."""
+    if session is not None and session.faults is not None and session.faults.served:
+        item.user_properties.append((FAULTS_PROPERTY, [d.as_dict() for d in session.faults.served]))
+
+
+class _FaultReports:
+    """Collects the faults each test's reports carry (registered per run by pytest_configure)."""
+
+    def __init__(self, log: FaultLog) -> None:
+        self.log = log
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        served = next((v for k, v in report.user_properties if k == FAULTS_PROPERTY), None)
+        self.log.add(report.nodeid, report.when, report.outcome, served if isinstance(served, list) else None)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -364,7 +445,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     except ContractTapeError as exc:  # a ledger made unreadable during the run: say so, do not crash
         terminalreporter.write_line(f"contracttape: no spend summary: {exc}", red=True)
         entries = []
-    if not (state.replayed or state.written or state.network_incidents.blocked or entries):
+    fault_lines = state.fault_log.summary(state.chaos.describe() if state.chaos else None)
+    if not (state.replayed or state.written or state.network_incidents.blocked or entries or fault_lines):
         return
     terminalreporter.write_sep("-", "contracttape")
     terminalreporter.write_line(
@@ -378,3 +460,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"blocked outside a cassette: {blocked}")
     for line in spend_summary(entries, state.budget.cap, state.budget.run_id):
         terminalreporter.write_line(line)
+    for line in fault_lines:
+        terminalreporter.write_line(line)
+    if state.fault_record is not None:
+        terminalreporter.write_line(f"faults of this run: {state.fault_record}")

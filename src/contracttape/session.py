@@ -12,6 +12,7 @@ Recording modes send unmatched requests to the target and store them normalised
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -34,6 +35,8 @@ from contracttape.errors import (
     PricingError,
     UnusedInteractions,
 )
+from contracttape.faults import answers
+from contracttape.faults.plan import Decision, FaultPlan
 from contracttape.matching import InteractionIndex, RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.normalize import Normaliser
@@ -64,6 +67,7 @@ class TapeSession:
         contracts: ContractBook | None = None,
         budget: Budget | None = None,
         distributions: tuple[str, ...] | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.path = Path(path)
         self.mode = mode
@@ -76,6 +80,9 @@ class TapeSession:
         self.incidents = _offline.Incidents()
         self.contracts = contracts
         self.budget = budget
+        self.faults = faults
+        if faults is not None:
+            faults.slept = lambda: self.incidents.slept_seconds
         # requests refused before sending: over budget, or no price to judge them by
         self.refusals: list[ContractTapeError] = []
         self.violations: list[Violation] = []
@@ -135,6 +142,36 @@ class TapeSession:
             raise error
         self._check_contract(found[1])
         return found[1].response
+
+    # -- faults: served instead of an answer, never consuming one, never sent --------------------
+
+    def fault_for(self, prepared: Prepared) -> Decision | None:
+        return self.faults.decide(prepared.request) if self.faults is not None else None
+
+    def serve_fault(self, prepared: Prepared, decision: Decision) -> RecordedResponse | str:
+        """The answer a fault serves, or the transport fault's kind for the bridge to raise."""
+        if decision.timed_out_after is not None:
+            time.sleep(decision.timed_out_after)  # virtual in replay: the client's own timeout
+            decision.outcome = f"read timeout after {decision.timed_out_after:g}s"
+            return "read_timeout"
+        kind = decision.fault.kind
+        if kind in answers.TRANSPORT:
+            decision.outcome = str(kind).replace("_", " ")
+            return str(kind)
+        assert self.faults is not None, "a fault was decided without a fault plan"
+        with self._lock:
+            recorded = self.index.peek(prepared.shape) if self.plays_back else None
+        answer = answers.answer(
+            self.faults.catalogue, prepared.request, decision.fault, recorded.response if recorded else None
+        )
+        decision.outcome = f"answered {answer.status} ({len(answer.body)} bytes)"
+        return answer
+
+    def wait_slow(self, decision: Decision) -> None:
+        """A slow answer: ``delay`` seconds late (virtual in replay, real when recording)."""
+        assert decision.fault.delay is not None
+        time.sleep(decision.fault.delay)
+        decision.outcome = f"answered {decision.fault.delay:g}s late"
 
     def before_send(self, prepared: Prepared) -> Reservation | None:
         """Price a request about to be sent, and reserve it; raises ``BudgetExceeded``."""
@@ -220,7 +257,9 @@ class TapeSession:
                     f"{self.rerecord_hint()}"
                 )
             )
-        if self.replaying and not self.allow_unused and not self.misses:
+        chaos_served = self.faults is not None and any(d.source == "chaos" for d in self.faults.served)
+        # under --chaos a fault may end a flow early: the test's own outcome is what counts
+        if self.replaying and not self.allow_unused and not self.misses and not chaos_served:
             unused = self.index.unused()
             if unused:
                 shown = ", ".join(f"#{p} {self.index.interactions[p].request.describe()}" for p in unused[:5])

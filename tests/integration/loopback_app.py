@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -46,6 +47,7 @@ class LoopbackState:
     def __init__(self) -> None:
         self.attempts: Counter[str] = Counter()
         self.polls: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()  # every request that reached the server, by path
 
 
 def build_app(state: LoopbackState | None = None) -> Starlette:
@@ -181,6 +183,11 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
         auth = request.headers.get("authorization", "")
         return JSONResponse({"authenticated": auth.startswith("Bearer ey")})
 
+    async def count(request: Request, call_next: Any) -> Response:
+        state.requests[request.url.path] += 1
+        response: Response = await call_next(request)
+        return response
+
     routes = [
         Route("/echo", echo, methods=["GET", "POST"]),
         Route("/v1/chat/completions", chat, methods=["POST"]),
@@ -194,7 +201,10 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
         Route("/v1/responses", unpriced, methods=["POST"]),
         Route("/v1/completions", unpriced, methods=["POST"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=200)])
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=count), Middleware(GZipMiddleware, minimum_size=200)],
+    )
 
 
 def LoopbackServer(state: LoopbackState | None = None) -> ServerThread:

@@ -9,7 +9,17 @@ from contracttape.budget.costs import FREE, Cost, Estimate
 from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.pdf import page_count
-from contracttape.services.profile import LiveVariable, Route, ServiceProfile, query_values
+from contracttape.services.profile import (
+    LiveVariable,
+    Route,
+    ServiceProfile,
+    gateway_page,
+    json_answer,
+    query_values,
+    reason_phrase,
+    retry_headers,
+    text_answer,
+)
 
 
 def _expand(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -80,6 +90,24 @@ class LlamaParseCosts:
         return Cost(0.0)
 
 
+_DETAILS = {
+    401: "Invalid authentication token",
+    402: "You have exhausted your credits. Upgrade your plan or add credits to continue.",
+    404: "Not Found",
+    429: "Rate limit exceeded. Please retry after some time.",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def _fault_answer(request: RecordedRequest, status: int, retry_after: float | None) -> RecordedResponse:
+    """LlamaParse (FastAPI): ``{"detail": "..."}``; 502/504 come from the load balancer as HTML."""
+    if status in (502, 504):
+        return text_answer(status, gateway_page(status), retry_headers(retry_after), html=True)
+    detail = _DETAILS.get(status) or reason_phrase(status)
+    return json_answer(status, {"detail": detail}, retry_headers(retry_after))
+
+
 LLAMAPARSE = ServiceProfile(
     name="llamaparse",
     hosts=("api.cloud.llamaindex.ai", "api.cloud.eu.llamaindex.ai", "llamaparse.sandbox.contracttape.test"),
@@ -106,4 +134,5 @@ LLAMAPARSE = ServiceProfile(
         LiveVariable("LLAMA_CLOUD_BASE_URL", "https://api.cloud.llamaindex.ai"),
     ),
     distributions=("llama-cloud",),
+    fault_answer=_fault_answer,
 )

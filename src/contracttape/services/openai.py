@@ -10,7 +10,15 @@ from contracttape.bodies import decode_body, json_object, json_or_none, sse_even
 from contracttape.budget.costs import FREE, Cost, Estimate, stream_usage
 from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.services.profile import LiveVariable, Route, ServiceProfile
+from contracttape.services.profile import (
+    LiveVariable,
+    Route,
+    ServiceProfile,
+    gateway_page,
+    json_answer,
+    retry_headers,
+    text_answer,
+)
 
 
 def _embeddings(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -167,6 +175,65 @@ def _error_code(response: RecordedResponse) -> str | None:
     return str(code) if isinstance(code, str) and code else None
 
 
+def go_duration(seconds: float) -> str:
+    """How OpenAI writes ``x-ratelimit-reset-*``: Go durations, ``6ms``, ``8.64s``, ``1m30s``."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+_ERRORS = {  # status -> (type, code, message) of the error envelope
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: (
+        "invalid_request_error",
+        "invalid_api_key",
+        "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+    ),
+    403: (
+        "invalid_request_error",
+        "unsupported_country_region_territory",
+        "Country, region, or territory not supported",
+    ),
+    404: ("invalid_request_error", "unknown_url", "Unknown request URL. Please check the URL for typos."),
+    500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later"),
+}
+
+
+def _fault_answer(request: RecordedRequest, status: int, retry_after: float | None) -> RecordedResponse:
+    """OpenAI's own error answer: the ``{"error": {...}}`` envelope, ``x-request-id``, and on a
+    429 the ``x-ratelimit-*`` headers; 502 and 504 come from Cloudflare as an HTML page."""
+    headers = [("x-request-id", "req_" + "0" * 32), *retry_headers(retry_after)]
+    code: str | None
+    if retry_after is not None:
+        headers.append(("retry-after-ms", f"{retry_after * 1000:g}"))
+    if status in (502, 504):
+        return text_answer(status, gateway_page(status), headers, html=True)
+    if status == 429:
+        model = str(json_object(request).get("model") or "gpt-4o-mini")
+        wait = go_duration(retry_after if retry_after is not None else 0.02)
+        headers += [
+            ("x-ratelimit-limit-requests", "500"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", wait),
+            ("x-ratelimit-limit-tokens", "200000"),
+            ("x-ratelimit-remaining-tokens", "199990"),
+            ("x-ratelimit-reset-tokens", "0s"),
+        ]
+        kind, code = "requests", "rate_limit_exceeded"
+        message = (
+            f"Rate limit reached for {model} in organization org-contracttape on requests per min (RPM): "
+            f"Limit 500, Used 500, Requested 1. Please try again in {wait}. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more."
+        )
+    else:
+        kind, code, message = _ERRORS.get(status, _ERRORS[500 if status >= 500 else 400])
+    envelope = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return json_answer(status, envelope, headers, "application/json; charset=utf-8")
+
+
 OPENAI = ServiceProfile(
     name="openai",
     hosts=("api.openai.com", "openai.sandbox.contracttape.test"),
@@ -190,4 +257,5 @@ OPENAI = ServiceProfile(
     secret_headers=frozenset({"openai-organization", "openai-project"}),
     distributions=("openai",),
     error_code=_error_code,
+    fault_answer=_fault_answer,
 )

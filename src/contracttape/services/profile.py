@@ -17,10 +17,12 @@ the same powers as a built-in one (README, "Adding a service").
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from contracttape.budget.costs import CostRule
 
 Variant = Callable[[RecordedRequest, Mapping[str, str]], Mapping[str, str]]
+# (request, status, seconds to wait or None) -> the answer the real service gives
+FaultAnswer = Callable[[RecordedRequest, int, float | None], RecordedResponse]
 
 
 @dataclass(frozen=True, order=True)
@@ -135,6 +139,9 @@ class ServiceProfile:
     # the machine-readable code of an error answer (OpenAI's error.code, PostgREST's code...):
     # error contracts are keyed by status class and this code, never by success variants
     error_code: Callable[[RecordedResponse], str | None] | None = None
+    # the service's own error answer for an HTTP status (fault injection serves it): its error
+    # envelope and headers, and ``retry-after`` when a wait is given; None: a generic answer
+    fault_answer: FaultAnswer | None = None
 
     def serves(self, host: str) -> bool:
         return any(fnmatchcase(host, pattern) for pattern in self.hosts)
@@ -242,3 +249,61 @@ def query_values(request: RecordedRequest, name: str) -> list[str]:
     """Every value of a query parameter, repeated (``a=1&a=2``) or comma-joined (``a=1,2``)."""
     pairs = parse_qsl(urlsplit(request.uri).query, keep_blank_values=True)
     return [part.strip() for key, value in pairs if key == name for part in value.split(",") if part.strip()]
+
+
+# -- helpers for fault answers --------------------------------------------------------------------
+
+
+def seconds_text(seconds: float) -> str:
+    """``3`` or ``0.5``: how ``Retry-After`` carries a wait (SDKs parse both as float)."""
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
+def retry_headers(retry_after: float | None) -> list[tuple[str, str]]:
+    return [] if retry_after is None else [("retry-after", seconds_text(retry_after))]
+
+
+def json_answer(
+    status: int, body: object, headers: Iterable[tuple[str, str]] = (), content_type: str = "application/json"
+) -> RecordedResponse:
+    return RecordedResponse(
+        status=status,
+        reason=reason_phrase(status),
+        headers=(("content-type", content_type), *headers),
+        body=json.dumps(body).encode(),
+    )
+
+
+def text_answer(
+    status: int, text: str, headers: Iterable[tuple[str, str]] = (), html: bool = False
+) -> RecordedResponse:
+    kind = "text/html" if html else "text/plain"
+    return RecordedResponse(
+        status=status,
+        reason=reason_phrase(status),
+        headers=(("content-type", f"{kind}; charset=utf-8"), *headers),
+        body=text.encode(),
+    )
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def gateway_page(status: int) -> str:
+    """The HTML a CDN in front of a service answers with when the origin is down or slow."""
+    title = f"{status} {reason_phrase(status)}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>"
+        "\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n"
+    )
+
+
+def generic_fault_answer(
+    request: RecordedRequest, status: int, retry_after: float | None
+) -> RecordedResponse:
+    """A host no profile describes: the status line's phrase, as plain text."""
+    return text_answer(status, reason_phrase(status) or f"HTTP {status}", retry_headers(retry_after))

@@ -8,7 +8,15 @@ from contracttape.bodies import decode_body, json_object, json_or_none
 from contracttape.budget.costs import Cost, Estimate
 from contracttape.budget.prices import PriceBook
 from contracttape.model import RecordedRequest, RecordedResponse
-from contracttape.services.profile import LiveVariable, Route, ServiceProfile, query
+from contracttape.services.profile import (
+    LiveVariable,
+    Route,
+    ServiceProfile,
+    json_answer,
+    query,
+    reason_phrase,
+    retry_headers,
+)
 
 
 def _rest(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
@@ -42,6 +50,46 @@ def _grant(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str
 
 def _rpc(request: RecordedRequest, params: Mapping[str, str]) -> dict[str, str]:
     return {"args": ",".join(sorted(json_object(request)))}
+
+
+_GATEWAY = {  # the API gateway in front of every Supabase service (Kong)
+    429: "API rate limit exceeded",
+    502: "An invalid response was received from the upstream server",
+    503: "name resolution failed",
+    504: "The upstream server is timing out",
+}
+_AUTH = {  # GoTrue (X-Supabase-Api-Version 2024-01-01): status -> (error code, message)
+    429: ("over_request_rate_limit", "Request rate limit reached"),
+    500: ("unexpected_failure", "Unexpected failure, please check server logs for more information"),
+}
+_REST = {  # PostgREST: status -> (code, message, details)
+    500: ("XX000", "internal error", None),
+    503: ("PGRST001", "Database client error. Retrying the connection.", "no connection to the server"),
+}
+
+
+def _fault_answer(request: RecordedRequest, status: int, retry_after: float | None) -> RecordedResponse:
+    """Each Supabase service's own error shape: GoTrue's ``{"code", "message"}`` with
+    ``x-sb-error-code``, PostgREST's ``{"code", "details", "hint", "message"}``, storage's
+    ``{"statusCode", "error", "message"}``; what none of them answers comes from the gateway."""
+    headers = retry_headers(retry_after)
+    path = request.path
+    if path.startswith("/auth/v1/") and (status in _AUTH or (400 <= status < 500 and status not in _GATEWAY)):
+        code, message = _AUTH.get(status, ("validation_failed", reason_phrase(status)))
+        headers += [("x-sb-error-code", code), ("x-supabase-api-version", "2024-01-01")]
+        return json_answer(status, {"code": code, "message": message}, headers)
+    if path.startswith("/rest/v1/") and status in _REST:
+        code, message, details = _REST[status]
+        body = {"code": code, "details": details, "hint": None, "message": message}
+        return json_answer(status, body, [*headers, ("proxy-status", f"PostgREST; error={code}")])
+    if path.startswith("/storage/v1/") and status not in (502, 504):
+        error = {429: "too_many_requests", 500: "internal", 503: "service_unavailable"}.get(
+            status, reason_phrase(status).lower().replace(" ", "_")
+        )
+        message = "Too many requests" if status == 429 else reason_phrase(status)
+        return json_answer(status, {"statusCode": str(status), "error": error, "message": message}, headers)
+    message = _GATEWAY.get(status) or reason_phrase(status)
+    return json_answer(status, {"message": message}, headers)
 
 
 class SupabaseCosts:
@@ -122,5 +170,6 @@ SUPABASE = ServiceProfile(
     matched_headers=frozenset({"x-upsert", "accept-profile", "content-profile"}),
     secret_headers=frozenset({"x-client-info-secret", "x-supabase-api-key"}),
     distributions=("supabase",),
+    fault_answer=_fault_answer,
     error_code=_error_code,
 )
