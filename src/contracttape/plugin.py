@@ -332,13 +332,16 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
         yield None
         return
     state = item.config.stash[STATE]
-    options = _options(item, request.getfixturevalue("contracttape_config"))
+    try:
+        options = _options(item, request.getfixturevalue("contracttape_config"))
+        faults = None
+        if options.faults or state.chaos is not None or "contracttape_faults" in wanted:
+            faults = FaultPlan(
+                state.run.catalogue, test_id=item.nodeid, chaos=state.chaos, faults=list(options.faults or ())
+            )
+    except ConfigError as exc:  # a bad marker option or fault: one message naming the test
+        pytest.fail(str(exc), pytrace=False)
     assert options.record_mode is not None
-    faults = None
-    if options.faults or state.chaos is not None or "contracttape_faults" in wanted:
-        faults = FaultPlan(
-            state.run.catalogue, test_id=item.nodeid, chaos=state.chaos, faults=list(options.faults or ())
-        )
     session = TapeSession(
         _cassette_for(item, options, state.cassette_dir),
         mode=options.record_mode,

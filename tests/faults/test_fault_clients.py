@@ -205,7 +205,7 @@ def test_recording_a_fault_sends_nothing_spends_nothing_writes_nothing(
             status, _, body = CLIENTS[client](url, 10)
             assert status == (kind if isinstance(kind, int) else 200)
             if not isinstance(kind, int):
-                with pytest.raises(ValueError, match=r"Expecting|Unterminated|Expecting value"):
+                with pytest.raises(ValueError, match=r"Expecting|Unterminated"):
                     json.loads(body)
         assert state.requests["/v1/embeddings"] == before, "the faulted request reached the server"
         assert CLIENTS[client](url, 10)[0] == 200  # the next one is sent and recorded

@@ -203,7 +203,10 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(BaseHTTPMiddleware, dispatch=count), Middleware(GZipMiddleware, minimum_size=200)],
+        middleware=[
+            Middleware(BaseHTTPMiddleware, dispatch=count),
+            Middleware(GZipMiddleware, minimum_size=200),
+        ],
     )
 
 

@@ -39,6 +39,16 @@ GOOD_CASSETTE = dumps(
     {},
 )
 CASSETTE = "cassettes/test_one/test_one.yaml"
+
+
+def faulty(fault: str) -> str:
+    """The test, with a fault declared in its marker."""
+    return TEST.replace(
+        "@pytest.mark.contracttape\n",
+        f"from contracttape.faults import Fault\n\n@pytest.mark.contracttape(faults=[{fault}])\n",
+    )
+
+
 ENDPOINT = Endpoint("openai", "GET", "/v1/models", "2xx")
 CONTRACT = "contracts/openai/x.schema.json"
 
@@ -228,6 +238,54 @@ CASES = [
         {".contracttape-scan-allow.toml": '[[allow]]\nfingerprint = "abc"\n', "cassettes/x.yaml": "a: 1\n"},
         ["contracttape", "scan"],
         ("needs a 'fingerprint'", "and a 'reason'"),
+    ),
+    Case(
+        "fault-kind-unknown",
+        {"test_one.py": faulty("Fault('explode')")},
+        ["pytest"],
+        ("test_one.py::test_one", "fault 'explode': unknown kind", "read_timeout"),
+    ),
+    Case(
+        "fault-service-unknown",
+        {"test_one.py": faulty("Fault(429, service='opneai')")},
+        ["pytest"],
+        ("test_one.py::test_one", "no service named 'opneai'", "known services: openai"),
+    ),
+    Case(
+        "fault-endpoint-unknown",
+        {"test_one.py": faulty("Fault(429, service='openai', endpoint='POST /v1/embedding')")},
+        ["pytest"],
+        ("no endpoint POST /v1/embedding of openai", "known: ", "POST /v1/embeddings"),
+    ),
+    Case(
+        "fault-field-unknown",
+        {"test_one.py": faulty("{'kind': 503, 'times': 2}")},
+        ["pytest"],
+        ("test_one.py::test_one: faults[0]: unknown fault field(s) times", "every, first"),
+    ),
+    Case(
+        "fault-first-and-every",
+        {"test_one.py": faulty("Fault(503, first=0)")},
+        ["pytest"],
+        ("first must be a whole number >= 1",),
+    ),
+    Case(
+        "chaos-not-a-seed",
+        {},
+        ["pytest", "--chaos", "seven"],
+        ("--chaos", "'seven' is not SEED[:RATE]"),
+    ),
+    Case(
+        "chaos-rate-out-of-range",
+        {},
+        ["pytest", "--chaos", "7:1.5"],
+        ("--chaos", "0 < RATE <= 1"),
+    ),
+    Case(
+        "chaos-while-recording",
+        {},
+        ["pytest", "--chaos", "7", "--record-mode", "all"],
+        ("--chaos is for replayed runs",),
     ),
     Case(
         "service-profile-not-importable",

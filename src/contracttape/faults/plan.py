@@ -20,19 +20,22 @@ from contracttape.model import RecordedRequest
 from contracttape.services.profile import Catalogue, Endpoint
 
 
+DEFAULT_CHAOS_RATE = 0.1
+
+
 @dataclass(frozen=True)
 class Chaos:
     """``--chaos SEED[:RATE]``: each request to a known service fails with probability RATE."""
 
     seed: int
-    rate: float = 0.1
+    rate: float = 0.1  # DEFAULT_CHAOS_RATE
 
     @classmethod
     def parse(cls, text: str) -> Chaos:
-        seed_text, _, rate_text = str(text).partition(":")
+        seed_text, colon, rate_text = str(text).partition(":")
         try:
             seed = int(seed_text)
-            rate = float(rate_text) if rate_text else cls.rate
+            rate = float(rate_text) if colon else DEFAULT_CHAOS_RATE
         except ValueError:
             raise ValueError(f"{text!r} is not SEED[:RATE] (e.g. 7 or 7:0.2)") from None
         if not 0 < rate <= 1:
@@ -94,9 +97,8 @@ class FaultPlan:
 
     def inject(self, kind: int | str, **where: object) -> Fault:
         """``add(Fault(kind, **where))``, returning the fault."""
-        fault = Fault(kind, **where)  # type: ignore[arg-type]
-        self.add(fault)
-        return fault
+        self.add(Fault(kind, **where))  # type: ignore[arg-type]
+        return self.faults[-1]
 
     def __post_init__(self) -> None:
         declared, self.faults = list(self.faults), []
@@ -107,7 +109,8 @@ class FaultPlan:
     def add(self, *faults: Fault) -> None:
         """Declare faults (checked against the catalogue: a service or endpoint it does not
         know is a ``ConfigError`` naming the test, not a fault that silently never fires)."""
-        for fault in faults:
+        for given in faults:
+            fault = Fault.of(given, self.test_id)
             self._check(fault)
             with self._lock:
                 self.faults.append(fault)
@@ -123,8 +126,8 @@ class FaultPlan:
                 raise ConfigError(f"{where}: no service named {fault.service!r}; known services: {known}")
             profiles = (profile,)
         if fault.endpoint is not None:
-            routes = [r for p in profiles for r in p.routes if fault.method in (None, r.method)]
-            if not any(r.template == fault.endpoint for r in routes):
+            routes = [r for p in profiles for r in p.routes]
+            if not any(r.template == fault.endpoint and fault.method in (None, r.method) for r in routes):
                 known = ", ".join(sorted({f"{r.method} {r.template}" for r in routes})) or "none"
                 raise ConfigError(
                     f"{where}: no endpoint {fault.method or ''} {fault.endpoint} "
@@ -148,7 +151,7 @@ class FaultPlan:
                 assert self.chaos is not None
                 if self._rng.random() < self.chaos.rate:
                     kind = self._rng.choice(TRANSIENT)
-                    fault = Fault(kind, retry_after=1 if kind == 429 else None)
+                    fault = Fault(kind, retry_after=1 if kind == 429 else None).checked()
                     chosen = Decision(fault, request.describe(), shown or endpoint.describe(), 1, "chaos")
             if chosen is not None:
                 self.served.append(chosen)

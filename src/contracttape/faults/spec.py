@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from contracttape.errors import ConfigError
@@ -49,7 +49,10 @@ class Fault:
     retry_after: float | None = None
     delay: float | None = None
 
-    def __post_init__(self) -> None:
+    def checked(self) -> Fault:
+        """This fault, normalised (``"429"`` -> 429, aliases resolved), or a ``ConfigError``
+        saying what is wrong. Checked when a test uses it (marker, fixture), not when it is
+        written, so the error names the test rather than breaking the module's import."""
         where = f"fault {self.kind!r}"
         kind: int | str = self.kind
         if isinstance(kind, str) and kind.strip().isdigit():
@@ -65,7 +68,7 @@ class Fault:
                 raise ConfigError(
                     f"{where}: unknown kind; use an HTTP status (429, 503...) or one of {', '.join(KINDS)}"
                 )
-        object.__setattr__(self, "kind", kind)
+        changes: dict[str, Any] = {"kind": kind}
         for name in ("first", "every"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -88,7 +91,7 @@ class Fault:
         if self.retry_after is not None and not isinstance(kind, int):
             raise ConfigError(f"{where}: retry_after= applies to an HTTP status fault (429, 503...)")
         if self.method is not None:
-            object.__setattr__(self, "method", str(self.method).upper())
+            changes["method"] = str(self.method).upper()
         if self.url is not None:
             try:
                 re.compile(self.url)
@@ -102,14 +105,18 @@ class Fault:
                     "'POST /v1/embeddings' or '/v1/embeddings'"
                 )
             if method:
-                object.__setattr__(self, "method", method.upper())
-            object.__setattr__(self, "endpoint", template)
+                changes["method"] = method.upper()
+            changes["endpoint"] = template
+        return replace(self, **changes)
 
     @classmethod
     def of(cls, value: Any, where: str) -> Fault:
         """A ``Fault``, or the keyword arguments of one (a mapping), checked; errors name ``where``."""
         if isinstance(value, Fault):
-            return value
+            try:
+                return value.checked()
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
         if isinstance(value, Mapping):
             known = {f.name for f in fields(cls)}
             unknown = sorted(set(value) - known)
@@ -122,7 +129,7 @@ class Fault:
                     f"{where}: a fault needs a kind (an HTTP status or one of {', '.join(KINDS)})"
                 )
             try:
-                return cls(**value)
+                return cls(**value).checked()
             except ConfigError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
         raise ConfigError(
