@@ -16,6 +16,7 @@ from contracttape.config import RecordMode, Target, parse_usd
 from contracttape.contracts import book as contract_files
 from contracttape.contracts.openapi import document
 from contracttape.errors import ContractTapeError
+from contracttape.faults import Chaos
 from contracttape.scan import ALLOWLIST_FILE, load_allowlist, pattern_count, scan_paths
 from contracttape.settings import Settings, find_root, load_settings
 
@@ -154,11 +155,29 @@ def _plan(budget_usd: float | None, selectors: tuple[str, ...]) -> int:
     return 1
 
 
+def _chaos_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            Chaos.parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @main.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--chaos",
+    metavar="SEED[:RATE]",
+    default=None,
+    callback=_chaos_option,
+    help="Serve random transient faults (429, 5xx, timeouts, resets) on a fraction RATE "
+    "(default 0.1) of the requests to every service; the same SEED gives the same faults.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def replay(pytest_args: tuple[str, ...]) -> None:
+def replay(chaos: str | None, pytest_args: tuple[str, ...]) -> None:
     """Run the suite from cassettes only, with the network blocked."""
-    sys.exit(_pytest([*_suite(pytest_args), "--record-mode=none", "--block-network"], isolate=True))
+    extra = [f"--chaos={chaos}"] if chaos else []
+    sys.exit(_pytest([*_suite(pytest_args), "--record-mode=none", "--block-network", *extra], isolate=True))
 
 
 @main.command()

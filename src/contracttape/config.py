@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from contracttape.errors import ConfigError
-from contracttape.faults.spec import Fault
 
 
 class RecordMode(enum.StrEnum):
@@ -59,7 +58,7 @@ class TapeOptions:
     allow_unused: bool | None = None
     compress_time: bool | None = None
     validate_contracts: bool | None = None
-    faults: tuple[Fault, ...] | None = None  # checked here, matched per request (faults.plan)
+    faults: tuple[object, ...] | None = None  # ``faults.Fault``s or their fields; checked by the plan
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], where: str) -> TapeOptions:
@@ -92,10 +91,10 @@ DEFAULTS = TapeOptions(
 )
 
 
-def parse_faults(value: object, where: str) -> tuple[Fault, ...]:
-    if isinstance(value, Mapping) or not isinstance(value, list | tuple):
-        value = [value]
-    return tuple(Fault.of(one, f"{where}: faults[{n}]") for n, one in enumerate(value))
+def parse_faults(value: object, where: str) -> tuple[object, ...]:
+    """One fault or a list of them, kept as given: ``faults.FaultPlan`` checks each against the
+    catalogue when the test starts, and names the test and the fault's position."""
+    return tuple(value) if isinstance(value, list | tuple) else (value,)
 
 
 def parse_record_mode(value: object, where: str) -> RecordMode:

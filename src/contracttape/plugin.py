@@ -339,8 +339,11 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
             faults = FaultPlan(
                 state.run.catalogue, test_id=item.nodeid, chaos=state.chaos, faults=list(options.faults or ())
             )
+        refused = None
     except ConfigError as exc:  # a bad marker option or fault: one message naming the test
-        pytest.fail(str(exc), pytrace=False)
+        refused = str(exc)
+    if refused is not None:
+        pytest.fail(refused, pytrace=False)
     assert options.record_mode is not None
     session = TapeSession(
         _cassette_for(item, options, state.cassette_dir),

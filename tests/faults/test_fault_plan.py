@@ -236,7 +236,14 @@ SHAPES = [
 ]
 
 
-@pytest.mark.parametrize(("uri", "status", "check", "content_type"), SHAPES, ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(
+    ("uri", "status", "check", "content_type"),
+    SHAPES,
+    ids=[
+        f"{uri.split('//')[1].split('/')[0]}{'/'.join(uri.split('/')[3:5])}-{status}"
+        for uri, status, *_ in SHAPES
+    ],
+)
 @pytest.mark.parametrize("retry_after", [None, 3, 0.5])
 def test_status_faults_answer_in_the_services_own_shape(
     uri: str, status: int, check: object, content_type: str, retry_after: float | None

@@ -123,9 +123,9 @@ def test_x():
     )
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        ["*ConfigError: *test_x: unknown contracttape option(s) record_mod; known options are*"]
-    )
+    result.stdout.fnmatch_lines(["*test_x: unknown contracttape option(s) record_mod; known options are*"])
+    assert result.stdout.str().count("unknown contracttape option(s)") == 1  # said once, no traceback
+    assert "During handling" not in result.stdout.str()
 
 
 def test_precedence_marker_over_fixture_and_cli_over_marker(
@@ -206,7 +206,9 @@ def test_integration_suite_round_trip_keeps_secrets_off_disk(pytester: pytest.Py
     shutil.copytree(
         ROOT / "tests",
         pytester.path / "tests",
-        ignore=shutil.ignore_patterns("__pycache__", "plugin", "unit"),
+        # the resilience tests really wait out their Retry-After while recording (~16 s): their
+        # record-mode guarantees are proven in tests/faults, their replay in every run
+        ignore=shutil.ignore_patterns("__pycache__", "plugin", "unit", "faults", "test_faults.py"),
     )
     (pytester.path / "tox.ini").unlink()  # use the project's own settings instead
     shutil.copy(ROOT / "pyproject.toml", pytester.path / "pyproject.toml")

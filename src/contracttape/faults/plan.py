@@ -11,14 +11,14 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from contracttape.errors import ConfigError
 from contracttape.faults.spec import TRANSIENT, Fault
 from contracttape.model import RecordedRequest
 from contracttape.services.profile import Catalogue, Endpoint
-
 
 DEFAULT_CHAOS_RATE = 0.1
 
@@ -82,7 +82,7 @@ class FaultPlan:
     catalogue: Catalogue
     test_id: str = ""
     chaos: Chaos | None = None
-    faults: list[Fault] = field(default_factory=list)
+    faults: list[Any] = field(default_factory=list)  # as declared; checked ``Fault``s after init
     served: list[Decision] = field(default_factory=list)
     _counts: list[int] = field(default_factory=list)
     _rng: random.Random | None = None
@@ -98,7 +98,8 @@ class FaultPlan:
     def inject(self, kind: int | str, **where: object) -> Fault:
         """``add(Fault(kind, **where))``, returning the fault."""
         self.add(Fault(kind, **where))  # type: ignore[arg-type]
-        return self.faults[-1]
+        added: Fault = self.faults[-1]
+        return added
 
     def __post_init__(self) -> None:
         declared, self.faults = list(self.faults), []
@@ -106,11 +107,12 @@ class FaultPlan:
         if self.chaos is not None:
             self._rng = random.Random(f"{self.chaos.seed}/{self.test_id}")
 
-    def add(self, *faults: Fault) -> None:
-        """Declare faults (checked against the catalogue: a service or endpoint it does not
-        know is a ``ConfigError`` naming the test, not a fault that silently never fires)."""
+    def add(self, *faults: Fault | Mapping[str, Any]) -> None:
+        """Declare faults: ``Fault``s or mappings of their fields, checked against the catalogue
+        (a service or endpoint it does not know is a ``ConfigError`` naming the test, not a
+        fault that silently never fires)."""
         for given in faults:
-            fault = Fault.of(given, self.test_id)
+            fault = Fault.of(given, f"{self.test_id}: faults[{len(self.faults)}]")
             self._check(fault)
             with self._lock:
                 self.faults.append(fault)
