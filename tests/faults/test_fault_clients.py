@@ -240,3 +240,28 @@ def test_first_and_every_count_matching_calls_only(cassette: Path) -> None:
             statuses.append(_httpx(OPENAI, 10)[0])
     assert statuses == [200, 503, 200, 503, 200, 503]
     assert [d.call for d in faults.served] == [2, 4, 6]
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_recording_a_slow_answer_waits_really_and_records_it(
+    tmp_path: Path, server: tuple[str, LoopbackState], client: str
+) -> None:
+    """The one kind that lets a request through: its answer is real, so it is recorded; unless
+    the client's timeout is shorter, and then nothing is sent."""
+    url, state = server
+    faults = plan(on_embeddings("slow", delay=5, first=1), on_embeddings("slow", delay=0.2, every=2))
+    before = state.requests["/v1/embeddings"]
+    path = tmp_path / "recorded.yaml"
+    with TapeSession(
+        path, mode=RecordMode.REWRITE, normaliser=Normaliser(origins={url: OPENAI}), faults=faults
+    ):
+        with pytest.raises(RAISES[client]["read_timeout"]):
+            CLIENTS[client](url, 0.3)  # the client gives up (0.3 s of real time) before the answer
+        assert state.requests["/v1/embeddings"] == before
+        assert CLIENTS[client](url, 10)[0] == 200  # 0.2 s late, within the client's 10 s
+    assert state.requests["/v1/embeddings"] == before + 1
+    assert len(loads(read_text(path), path).interactions) == 1
+    assert [d.outcome.split(":")[0] for d in faults.served] == [
+        "read timeout after 0.3s",
+        "answered 0.2s late",
+    ]
