@@ -74,11 +74,8 @@ def test_openai_without_retries_fails_with_the_services_own_error(
             client.embeddings.create(model="text-embedding-3-small", input="no retry")
         with pytest.raises(openai.AuthenticationError) as refused:
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
-        # the answers were kept for the next calls: nothing was consumed by the faults
+        # the answer was kept for the next call: nothing was consumed by the fault
         assert client.embeddings.create(model="text-embedding-3-small", input="no retry").data
-        assert client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
-        )
     assert limited.value.status_code == 429
     assert limited.value.code == "rate_limit_exceeded"
     assert "Rate limit reached for text-embedding-3-small" in str(limited.value)
