@@ -219,7 +219,7 @@ SHAPES = [
     (
         f"{SUPABASE}/storage/v1/object/b/p",
         429,
-        lambda b: b["error"] == "too_many_requests",
+        lambda b: b == {"message": "API rate limit exceeded"},
         "application/json",
     ),
     (
@@ -291,3 +291,10 @@ def test_truncated_and_malformed_bodies_are_not_json_even_when_recorded_compress
             json.loads(made.body)
     assert body.startswith(truncated(recorded).body)
     assert len(truncated(recorded).body) == len(body) // 2
+
+
+def test_a_storage_4xx_is_http_400_with_the_status_inside_as_storage_answers() -> None:
+    request = RecordedRequest("GET", f"{SUPABASE}/storage/v1/object/documents/x.pdf")
+    got = answer(CATALOGUE, request, Fault(404).checked(), None)
+    assert got.status == 400
+    assert json.loads(got.body) == {"statusCode": "404", "error": "not_found", "message": "Not Found"}

@@ -217,7 +217,7 @@ def test_v1_endpoints_serve_an_old_style_client(sandbox: Sandbox, receiver: Rece
         assert job["status"] == "PENDING"
         while (status := client.get(f"/api/parsing/job/{job['id']}").json())["status"] == "PENDING":
             time.sleep(0.02)
-        assert status == {"id": job["id"], "status": "SUCCESS"}
+        assert status == {"id": job["id"], "status": "SUCCESS", "error_code": None, "error_message": None}
         text = client.get(f"/api/parsing/job/{job['id']}/result/text").json()
         markdown = client.get(f"/api/parsing/job/{job['id']}/result/markdown").json()
         pages = client.get(f"/api/parsing/job/{job['id']}/result/json").json()["pages"]

@@ -94,20 +94,44 @@ def test_two_users_cannot_see_change_or_delete_each_others_rows(
     }
 
 
-def test_anon_is_refused_and_service_role_sees_all(sandbox: Sandbox, ada: tuple[Client, str]) -> None:
+def test_anon_sees_nothing_and_service_role_sees_all(sandbox: Sandbox, ada: tuple[Client, str]) -> None:
+    """Supabase's default grants: anon holds the privileges, RLS decides (no policy: no rows)."""
     env = sandbox.env()
     a, _ = ada
     a.table("documents").insert({"filename": "visible-to-service.pdf"}).execute()
     anon = create_client(env["SUPABASE_URL"], env["SUPABASE_ANON_KEY"])
+    assert anon.table("documents").select("*").execute().data == []
     with pytest.raises(APIError) as info:
-        anon.table("documents").select("*").execute()
+        anon.table("documents").insert({"filename": "anon.pdf"}).execute()
     assert info.value.code == "42501"
-    raw = httpx.get(f"{env['SUPABASE_URL']}/rest/v1/documents", headers={"apikey": env["SUPABASE_ANON_KEY"]})
+    assert info.value.message == 'new row violates row-level security policy for table "documents"'
+    raw = httpx.post(
+        f"{env['SUPABASE_URL']}/rest/v1/documents",
+        json={"filename": "anon.pdf"},
+        headers={"apikey": env["SUPABASE_ANON_KEY"]},
+    )
     assert raw.status_code == 401  # anon: 401, an authenticated role would get 403
     everything = service(sandbox).table("documents").select("filename", count="exact").execute()
     assert "visible-to-service.pdf" in [d["filename"] for d in everything.data]
+    assert "anon.pdf" not in [d["filename"] for d in everything.data]
     assert everything.count is not None
     assert everything.count >= 1
+
+
+def test_tables_created_later_get_supabases_default_grants(sandbox: Sandbox) -> None:
+    """A user's migration creates a table after start: anon and authenticated may use it."""
+    assert sandbox.supabase is not None
+    table = f"notes_{uuid.uuid4().hex[:8]}"
+    with sandbox.supabase.project.db.admin() as cur:
+        cur.execute(f"create table public.{table} (id serial primary key, body text)")
+    try:
+        env = sandbox.env()
+        anon = create_client(env["SUPABASE_URL"], env["SUPABASE_ANON_KEY"])
+        assert anon.table(table).insert({"body": "no RLS here"}).execute().data[0]["body"] == "no RLS here"
+        assert [r["body"] for r in anon.table(table).select("body").execute().data] == ["no RLS here"]
+    finally:
+        with sandbox.supabase.project.db.admin() as cur:
+            cur.execute(f"drop table public.{table}")
 
 
 def test_filters_order_limit_and_count(ada: tuple[Client, str]) -> None:

@@ -57,8 +57,10 @@ class LlamaParseCosts:
         if not request.path.endswith("/upload"):
             return FREE if request.method == "GET" else None  # JSON create with a URL: pages unknown
         fields = multipart_fields(request)
+        if "file" not in fields:
+            return None  # an input_url upload: the pages are unknown until the job reports them
         tier = self._tier(request, fields, prices)
-        pages = page_count(fields.get("file", b""))
+        pages = page_count(fields["file"])
         credits = pages * prices.number("llamaparse", "credits_per_page", tier)
         return Estimate(_credits_usd(prices, credits), f"{pages} page(s) x {tier} ({credits:g} credits)")
 
@@ -90,6 +92,7 @@ class LlamaParseCosts:
         return Cost(0.0)
 
 
+ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 _DETAILS = {
     401: "Invalid authentication token",
     402: "You have exhausted your credits. Upgrade your plan or add credits to continue.",
@@ -133,6 +136,7 @@ LLAMAPARSE = ServiceProfile(
         LiveVariable("LLAMA_CLOUD_API_KEY"),
         LiveVariable("LLAMA_CLOUD_BASE_URL", "https://api.cloud.llamaindex.ai"),
     ),
+    volatile_headers=(("x-correlation-id", ZERO_UUID), ("x-session-id", ZERO_UUID)),
     distributions=("llama-cloud",),
     fault_answer=_fault_answer,
 )

@@ -82,12 +82,12 @@ def _fault_answer(request: RecordedRequest, status: int, retry_after: float | No
         code, message, details = _REST[status]
         body = {"code": code, "details": details, "hint": None, "message": message}
         return json_answer(status, body, [*headers, ("proxy-status", f"PostgREST; error={code}")])
-    if path.startswith("/storage/v1/") and status not in (502, 504):
-        error = {429: "too_many_requests", 500: "internal", 503: "service_unavailable"}.get(
-            status, reason_phrase(status).lower().replace(" ", "_")
-        )
-        message = "Too many requests" if status == 429 else reason_phrase(status)
-        return json_answer(status, {"statusCode": str(status), "error": error, "message": message}, headers)
+    if path.startswith("/storage/v1/") and status not in _GATEWAY:
+        # storage answers its errors with HTTP 400 and the real status in statusCode, but a 5xx
+        # with its own status (what the sandbox's storage_error also does)
+        error = {500: "internal"}.get(status, reason_phrase(status).lower().replace(" ", "_"))
+        body = {"statusCode": str(status), "error": error, "message": reason_phrase(status)}
+        return json_answer(status if status >= 500 else 400, body, headers)
     message = _GATEWAY.get(status) or reason_phrase(status)
     return json_answer(status, {"message": message}, headers)
 

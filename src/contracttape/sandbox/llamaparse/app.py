@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -65,6 +67,14 @@ class Job:
         return 0 if self.failure else CREDITS_PER_PAGE[self.tier] * len(self.pages)
 
 
+async def _trace_headers(request: Request, call_next: Any) -> Response:
+    """Every real answer carries a correlation id and a session id."""
+    response: Response = await call_next(request)
+    response.headers["x-correlation-id"] = str(uuid.uuid4())
+    response.headers["x-session-id"] = str(uuid.uuid4())
+    return response
+
+
 class LlamaParseApp:
     def __init__(self, config: SandboxConfig, rate_window: float = 60.0) -> None:
         self.config = config
@@ -87,7 +97,8 @@ class LlamaParseApp:
                 Route("/api/v1/parsing/job/{job_id}", self.v1_status, methods=["GET"]),
                 Route("/api/parsing/job/{job_id}/result/{kind}", self.v1_result, methods=["GET"]),
                 Route("/api/v1/parsing/job/{job_id}/result/{kind}", self.v1_result, methods=["GET"]),
-            ]
+            ],
+            middleware=[Middleware(BaseHTTPMiddleware, dispatch=_trace_headers)],
         )
         errors.install(self.app)
 
@@ -126,11 +137,13 @@ class LlamaParseApp:
             raise HttpError(413, f"File too large: the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
         return upload.filename or "upload", data
 
-    def _start(self, api: str, name: str, tier: str, data: bytes) -> Job:
-        try:
-            pages, failure = extract_pages(data), None
-        except ParseFailure as error:
-            pages, failure = [], error
+    def _start(self, api: str, name: str, tier: str, data: bytes, failure: ParseFailure | None = None) -> Job:
+        pages: list[str] = []
+        if failure is None:
+            try:
+                pages = extract_pages(data)
+            except ParseFailure as error:
+                failure = error
         # the job's clock starts once it is accepted (extraction can be slow on a loaded machine)
         now = time.monotonic()
         job = Job(str(uuid.uuid4()), api, name, tier, now, now + self.config.job_seconds)
@@ -159,14 +172,16 @@ class LlamaParseApp:
 
     def _metadata(self, job: Job) -> dict[str, Any]:
         pages: Any = len(job.pages) if self.config.revision == 1 else str(len(job.pages))  # r2: type changed
-        return {
+        metadata: dict[str, Any] = {
             "credits_used": float(job.credits),
             "job_credits_usage": job.credits,
             "job_pages": pages,
             "job_auto_mode_triggered_pages": 0,
             "job_is_cache_hit": False,
-            "credits_max": job.credits,
         }
+        if job.api == "v2":
+            metadata["credits_max"] = job.credits  # v1 results do not carry it
+        return metadata
 
     # -- v2 ------------------------------------------------------------------------------------------
 
@@ -314,8 +329,12 @@ class LlamaParseApp:
             else:
                 tier = "cost_effective"
             webhook = str(form.get("webhook_url") or "")
-            name, data = await self._file(form)
-        job = self._start("v1", name, tier, data)
+            input_url = str(form.get("input_url") or "")
+            if input_url and not isinstance(form.get("file"), UploadFile):
+                name, data, failure = await self._download(input_url)
+            else:
+                (name, data), failure = await self._file(form), None
+        job = self._start("v1", name, tier, data, failure)
         if webhook and not job.failure:
             payload = {
                 "txt": "\n---\n".join(job.pages),
@@ -326,13 +345,27 @@ class LlamaParseApp:
             self.webhooks.send_at(job.ready_at, Delivery(webhook, payload))
         return JSONResponse({"id": job.id, "status": "PENDING"})
 
+    async def _download(self, url: str) -> tuple[str, bytes, ParseFailure | None]:
+        """A v1 ``input_url``: accepted at once like the real service; a document the sandbox
+        cannot fetch (it only reaches loopback) makes the job fail, as a dead link does."""
+        name = url.rsplit("/", 1)[-1].split("?", 1)[0] or "document"
+        try:
+            return name, await self._fetch(url), None
+        except HttpError as refused:
+            return name, b"", ParseFailure("INPUT_URL_UNREACHABLE", str(refused.body["detail"]))
+
     async def v1_status(self, request: Request) -> Response:
         self._admit(request)
         job = self._job(request.path_params["job_id"])
         status = self._state(job)
-        body: dict[str, Any] = {"id": job.id, "status": status}
-        if status == "ERROR" and job.failure:
-            body.update(error_code=job.failure.code, error_message=str(job.failure))
+        failed = status == "ERROR" and job.failure is not None
+        body: dict[str, Any] = {
+            "id": job.id,
+            "status": status,
+            # present, null, on every job (as in 2026 recordings); set when the job failed
+            "error_code": job.failure.code if failed and job.failure else None,
+            "error_message": str(job.failure) if failed else None,
+        }
         return JSONResponse(body)
 
     async def v1_result(self, request: Request) -> Response:

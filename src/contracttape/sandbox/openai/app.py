@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -28,17 +30,27 @@ from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.errors import ServiceError
 from contracttape.sandbox.http import SlidingWindow, bearer
 from contracttape.sandbox.openai import vectors
+from contracttape.services.openai import go_duration
 
 EMBEDDING_MODELS = {
     "text-embedding-3-small": 1536,
     "text-embedding-3-large": 3072,
     "text-embedding-ada-002": 1536,
 }
-CHAT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-3.5-turbo")
+# a model family answers with its dated snapshot, as the real service does
+SNAPSHOTS = {
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
+    "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
+}
+CHAT_MODELS = (*SNAPSHOTS, *SNAPSHOTS.values())
 MAX_INPUTS = 2048
 MAX_INPUT_TOKENS = 8192
 MAX_REQUEST_TOKENS = 300_000
 CREATED = 1767225600
+GZIP_MINIMUM = 256
 
 
 class ApiError(ServiceError):
@@ -54,7 +66,15 @@ class ApiError(ServiceError):
         headers: dict[str, str] | None = None,
     ) -> None:
         body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
-        super().__init__(status, body, {"x-request-id": _request_id(), **(headers or {})})
+        super().__init__(
+            status,
+            body,
+            {
+                "x-request-id": _request_id(),
+                "content-type": "application/json; charset=utf-8",
+                **(headers or {}),
+            },
+        )
 
 
 def bad_request(message: str, param: str | None = None) -> ApiError:
@@ -124,7 +144,7 @@ class Limiter:
             "x-ratelimit-limit-tokens": str(tpm),
             "x-ratelimit-remaining-requests": str(max(rpm - requests, 0)),
             "x-ratelimit-remaining-tokens": str(max(tpm - used_tokens, 0)),
-            "x-ratelimit-reset-requests": f"{self.window / rpm:.3f}s",
+            "x-ratelimit-reset-requests": go_duration(self.window / rpm),
             "x-ratelimit-reset-tokens": "0s",
         }
 
@@ -170,7 +190,13 @@ class OpenAIApp:
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
                 Route("/v1/models", self.models, methods=["GET"]),
                 Route("/v1/models/{model:path}", self.model, methods=["GET"]),
-            ]
+                Route(
+                    "/{path:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+                ),
+            ],
+            # JSON answers are compressed when the client accepts it, as the real service's are
+            # (streams are not: GZipMiddleware leaves text/event-stream alone)
+            middleware=[Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)],
         )
         errors.install(self.app)
 
@@ -283,7 +309,7 @@ class OpenAIApp:
     async def chat(self, request: Request) -> Response:
         started = time.monotonic()
         body = await self._json(request)
-        model = _model(body, CHAT_MODELS)
+        model = SNAPSHOTS.get(_model(body, CHAT_MODELS), body["model"])
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise bad_request("'messages' must be a non-empty array of message objects.", "messages")
@@ -393,6 +419,13 @@ class OpenAIApp:
         if usage:
             yield event([], usage=usage)
         yield b"data: [DONE]\n\n"
+
+    # -- what it does not implement -----------------------------------------------------------------
+
+    async def unknown(self, request: Request) -> Response:
+        """Like the real service: the key is checked first, then the envelope's 404."""
+        self._authorise(request)
+        raise ApiError(404, f"Invalid URL ({request.method} {request.url.path})", "invalid_request_error")
 
     # -- models -------------------------------------------------------------------------------------
 

@@ -15,10 +15,15 @@ def auth_error(status: int, code: str, message: str) -> ServiceError:
 
 
 def rest_error(
-    status: int, code: str, message: str, details: str | None = None, hint: str | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: str | None = None,
+    hint: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> ServiceError:
     """PostgREST: ``{"code", "details", "hint", "message"}``."""
-    return ServiceError(status, {"code": code, "details": details, "hint": hint, "message": message})
+    return ServiceError(status, {"code": code, "details": details, "hint": hint, "message": message}, headers)
 
 
 def storage_error(status: int, code: str, error: str, message: str) -> ServiceError:

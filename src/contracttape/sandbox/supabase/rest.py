@@ -34,7 +34,18 @@ OPERATORS = {
     "like": "like",
     "ilike": "ilike",
 }
+CONTAINMENT = {"cs": "@>", "cd": "<@", "ov": "&&"}
+TEXT_SEARCH = {
+    "fts": "to_tsquery",
+    "plfts": "plainto_tsquery",
+    "phfts": "phraseto_tsquery",
+    "wfts": "websearch_to_tsquery",
+}
+_FTS = re.compile(r"(fts|plfts|phfts|wfts)(?:\(([A-Za-z_]+)\))?")
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:(?!:)")
+_EMBED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:!([A-Za-z_][A-Za-z0-9_]*))?\((.*)\)", re.DOTALL)
 OBJECT_MEDIA = "application/vnd.pgrst.object+json"
+ESTIMATE_EXACT_BELOW = 1000
 _IN_ITEM = re.compile(r'"((?:[^"\\]|\\.)*)"|([^,]+)')
 
 
@@ -50,18 +61,36 @@ class Catalogue:
         self.project = project
         self._lock = threading.Lock()
         self.tables: dict[str, list[str]] = {}
+        self.types: dict[str, dict[str, str]] = {}
         self.functions: set[str] = set()
         self.keys: dict[str, list[str]] = {}
+        # foreign keys: (child table, child column, parent table, parent column)
+        self.references: list[tuple[str, str, str, str]] = []
 
     def refresh(self) -> None:
         with self.project.db.admin() as cur:
             cur.execute(
-                "select table_name, column_name from information_schema.columns "
+                "select table_name, column_name, udt_name from information_schema.columns "
                 "where table_schema = 'public' order by table_name, ordinal_position"
             )
             tables: dict[str, list[str]] = {}
+            types: dict[str, dict[str, str]] = {}
             for row in cur.fetchall():
                 tables.setdefault(row["table_name"], []).append(row["column_name"])
+                types.setdefault(row["table_name"], {})[row["column_name"]] = row["udt_name"]
+            cur.execute(
+                "select cl.relname as child, a.attname as child_column, pl.relname as parent, "
+                "pa.attname as parent_column from pg_constraint c "
+                "join pg_class cl on cl.oid = c.conrelid join pg_namespace n on n.oid = cl.relnamespace "
+                "join pg_class pl on pl.oid = c.confrelid "
+                "join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1] "
+                "join pg_attribute pa on pa.attrelid = c.confrelid and pa.attnum = c.confkey[1] "
+                "where c.contype = 'f' and n.nspname = 'public' and array_length(c.conkey, 1) = 1 "
+                "order by c.conname"
+            )
+            references = [
+                (r["child"], r["child_column"], r["parent"], r["parent_column"]) for r in cur.fetchall()
+            ]
             cur.execute(
                 "select tc.table_name, kcu.column_name from information_schema.table_constraints tc "
                 "join information_schema.key_column_usage kcu using (constraint_schema, constraint_name) "
@@ -77,7 +106,8 @@ class Catalogue:
             )
             functions = {row["proname"] for row in cur.fetchall()}
         with self._lock:
-            self.tables, self.keys, self.functions = tables, keys, functions
+            self.tables, self.types, self.keys, self.functions = tables, types, keys, functions
+            self.references = references
 
     def columns(self, table: str) -> list[str]:
         if table not in self.tables:
@@ -93,6 +123,27 @@ class Catalogue:
             raise rest_error(400, "42703", f"column {table}.{name} does not exist")
         return sql.Identifier(name)
 
+    def relationship(self, table: str, other: str) -> tuple[str, str, str]:
+        """How ``other`` embeds in ``table``: ("many", fk column in other, key in table) when other
+        references table, ("one", fk column in table, key in other) when table references other."""
+        for attempt in range(2):
+            for child, child_column, parent, parent_column in self.references:
+                if child == other and parent == table:
+                    return "many", child_column, parent_column
+            for child, child_column, parent, parent_column in self.references:
+                if child == table and parent == other:
+                    return "one", child_column, parent_column
+            if attempt == 0:
+                self.refresh()  # a table created since (a user migration)
+        raise rest_error(
+            400,
+            "PGRST200",
+            f"Could not find a relationship between '{table}' and '{other}' in the schema cache",
+            hint=None,
+            details=f"Searched for a foreign key relationship between '{table}' and '{other}' in the schema "
+            "'public', but no matches were found.",
+        )
+
 
 def _prefer(request: Request) -> dict[str, str]:
     found: dict[str, str] = {}
@@ -101,6 +152,26 @@ def _prefer(request: Request) -> dict[str, str]:
         if key:
             found[key] = value
     return found
+
+
+def split_top(raw: str) -> list[str]:
+    """Split at the commas outside parentheses and double quotes: ``a,b(c,d),"e,f"``."""
+    parts, depth, quoted, current = [], 0, False, ""
+    for char in raw:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        if char == "," and depth == 0 and not quoted:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        parts.append(current.strip())
+    return parts
 
 
 def _in_values(raw: str) -> list[str]:
@@ -123,58 +194,164 @@ class RestService:
     # -- SQL building ---------------------------------------------------------------------------------
 
     def _select_list(self, table: str, raw: str | None) -> sql.Composable:
+        """``*``, columns, ``alias:column``, and embedded resources ``rel(...)`` /
+        ``alias:rel!inner(...)`` through foreign keys, nested to any depth."""
         if raw is None or raw.strip() in ("", "*"):
-            return sql.SQL("*")
-        names = [c.strip() for c in raw.split(",") if c.strip()]
-        if "*" in names:
-            return sql.SQL("*")
-        return sql.SQL(", ").join(self.catalogue.column(table, c) for c in names)
+            return sql.SQL("{}.*").format(sql.Identifier(table))
+        items: list[sql.Composable] = []
+        for item in split_top(raw):
+            alias, _, rest = item.partition(":") if _ALIAS.match(item) else ("", "", item)
+            embedded = _EMBED.fullmatch(rest)
+            if embedded:
+                relation, _hint, inner = embedded.group(1), embedded.group(2), embedded.group(3)
+                items.append(
+                    sql.SQL("{} as {}").format(
+                        self._embed(table, relation, inner), sql.Identifier(alias or relation)
+                    )
+                )
+            elif rest == "*":
+                items.append(sql.SQL("{}.*").format(sql.Identifier(table)))
+            else:
+                column = sql.SQL("{}.{}").format(sql.Identifier(table), self.catalogue.column(table, rest))
+                items.append(sql.SQL("{} as {}").format(column, sql.Identifier(alias)) if alias else column)
+        return sql.SQL(", ").join(items)
+
+    def _embed(self, table: str, relation: str, inner: str) -> sql.Composable:
+        kind, fk, key = self.catalogue.relationship(table, relation)
+        fields = self._select_list(relation, inner or "*")
+        if kind == "many":  # relation rows that point at this row
+            match = sql.SQL("{}.{} = {}.{}").format(
+                sql.Identifier(relation), sql.Identifier(fk), sql.Identifier(table), sql.Identifier(key)
+            )
+            return sql.SQL(
+                "(select coalesce(json_agg(_e), '[]'::json) from (select {} from {} where {}) _e)"
+            ).format(fields, sql.Identifier("public", relation), match)
+        match = sql.SQL("{}.{} = {}.{}").format(
+            sql.Identifier(relation), sql.Identifier(key), sql.Identifier(table), sql.Identifier(fk)
+        )
+        return sql.SQL("(select row_to_json(_e) from (select {} from {} where {}) _e)").format(
+            fields, sql.Identifier("public", relation), match
+        )
+
+    def _inner_joins(self, table: str, raw: str | None) -> list[sql.Composable]:
+        """``rel!inner(...)``: only rows that have a match in the embedded resource."""
+        clauses: list[sql.Composable] = []
+        for item in split_top(raw or ""):
+            rest = item.partition(":")[2] if _ALIAS.match(item) else item
+            embedded = _EMBED.fullmatch(rest)
+            if embedded and embedded.group(2) == "inner":
+                relation = embedded.group(1)
+                kind, fk, key = self.catalogue.relationship(table, relation)
+                near, far = (fk, key) if kind == "many" else (key, fk)
+                clauses.append(
+                    sql.SQL("exists (select 1 from {} where {}.{} = {}.{})").format(
+                        sql.Identifier("public", relation),
+                        sql.Identifier(relation),
+                        sql.Identifier(near),
+                        sql.Identifier(table),
+                        sql.Identifier(far),
+                    )
+                )
+        return clauses
 
     def _where(self, table: str, request: Request) -> tuple[sql.Composable, list[Any]]:
-        clauses: list[sql.Composable] = []
+        clauses: list[sql.Composable] = list(self._inner_joins(table, request.query_params.get("select")))
         params: list[Any] = []
         for key, value in request.query_params.multi_items():
             if key in RESERVED:
                 continue
-            column = self.catalogue.column(table, key)
-            negate = value.startswith("not.")
-            op, _, operand = value.removeprefix("not.").partition(".")
-            if op in OPERATORS:
-                if op in ("like", "ilike"):
-                    clause = sql.SQL("{}::text {} %s").format(column, sql.SQL(OPERATORS[op]))
-                    params.append(operand.replace("*", "%"))
-                else:
-                    clause = sql.SQL("{} {} %s").format(column, sql.SQL(OPERATORS[op]))
-                    params.append(operand)
-            elif op == "is":
-                keyword = {"null": "null", "true": "true", "false": "false", "unknown": "unknown"}.get(
-                    operand.lower()
-                )
-                if keyword is None:
-                    raise rest_error(
-                        400, "PGRST100", f'"failed to parse filter ({value})" (line 1, column 4)'
-                    )
-                clause = sql.SQL("{} is " + keyword).format(column)
-            elif op == "in":
-                items = _in_values(operand)
-                if not items:
-                    clause = sql.Composed([sql.SQL("false")])
-                else:
-                    clause = sql.SQL("{} in ({})").format(
-                        column, sql.SQL(", ").join(sql.SQL("%s") for _ in items)
-                    )
-                    params.extend(items)
-            else:
-                raise rest_error(
-                    400,
-                    "PGRST100",
-                    f'"failed to parse filter ({value})" (line 1, column {len(key) + 2})',
-                    details=f"unexpected operator {op!r}",
-                )
-            clauses.append(sql.SQL("not ({})").format(clause) if negate else clause)
+            negate = key.startswith("not.")
+            logic = key.removeprefix("not.")
+            if logic in ("or", "and"):
+                clause = self._tree(table, logic, value, params)
+                clauses.append(sql.SQL("not ({})").format(clause) if negate else clause)
+                continue
+            clauses.append(self._condition(table, key, value, params))
         if not clauses:
             return sql.SQL(""), params
         return sql.SQL(" where ") + sql.SQL(" and ").join(clauses), params
+
+    def _tree(self, table: str, logic: str, raw: str, params: list[Any]) -> sql.Composable:
+        """``or=(a.eq.1,and(b.gt.2,c.is.null))``: nested ``and``/``or``/``not.`` groups of filters."""
+        if not (raw.startswith("(") and raw.endswith(")")):
+            raise rest_error(400, "PGRST100", f'"failed to parse logic tree ({raw})" (line 1, column 4)')
+        parts: list[sql.Composable] = []
+        for item in split_top(raw[1:-1]):
+            negate = item.startswith("not.")
+            body = item.removeprefix("not.")
+            group = re.fullmatch(r"(and|or)(\(.*\))", body, re.DOTALL)
+            if group:
+                clause = self._tree(table, group.group(1), group.group(2), params)
+            else:
+                column, dot, condition = body.partition(".")
+                if not dot:
+                    raise rest_error(
+                        400, "PGRST100", f'"failed to parse logic tree ({raw})" (line 1, column 4)'
+                    )
+                clause = self._condition(table, column, condition, params)
+            parts.append(sql.SQL("not ({})").format(clause) if negate else clause)
+        if not parts:
+            raise rest_error(400, "PGRST100", f'"failed to parse logic tree ({raw})" (line 1, column 4)')
+        return sql.SQL("({})").format(sql.SQL(f" {logic} ").join(parts))
+
+    def _condition(self, table: str, key: str, value: str, params: list[Any]) -> sql.Composable:
+        """One filter, ``column=[not.]op.operand``."""
+        column = self.catalogue.column(table, key)
+        negate = value.startswith("not.")
+        op, _, operand = value.removeprefix("not.").partition(".")
+        search = _FTS.fullmatch(op)
+        if op in OPERATORS:
+            if op in ("like", "ilike"):
+                clause = sql.SQL("{}::text {} %s").format(column, sql.SQL(OPERATORS[op]))
+                params.append(operand.replace("*", "%"))
+            else:
+                clause = sql.SQL("{} {} %s").format(column, sql.SQL(OPERATORS[op]))
+                params.append(operand)
+        elif op in CONTAINMENT:  # arrays, ranges and jsonb: {a,b}, [1,5), {"k": 1}
+            clause = sql.SQL("{} {} %s").format(column, sql.SQL(CONTAINMENT[op]))
+            params.append(operand)
+        elif search:
+            kind, config = search.group(1), search.group(2)
+            document: sql.Composable = (
+                column
+                if self.catalogue.types.get(table, {}).get(key) == "tsvector"
+                else sql.SQL("to_tsvector({}{}::text)").format(
+                    sql.SQL("%s::regconfig, ") if config else sql.SQL(""), column
+                )
+            )
+            if config and document is not column:
+                params.append(config)
+            query = sql.SQL("{}({}%s)").format(
+                sql.SQL(TEXT_SEARCH[kind]), sql.SQL("%s::regconfig, ") if config else sql.SQL("")
+            )
+            if config:
+                params.append(config)
+            params.append(operand)
+            clause = sql.SQL("{} @@ {}").format(document, query)
+        elif op == "is":
+            keyword = {"null": "null", "true": "true", "false": "false", "unknown": "unknown"}.get(
+                operand.lower()
+            )
+            if keyword is None:
+                raise rest_error(400, "PGRST100", f'"failed to parse filter ({value})" (line 1, column 4)')
+            clause = sql.SQL("{} is " + keyword).format(column)
+        elif op == "in":
+            items = _in_values(operand)
+            if not items:
+                clause = sql.Composed([sql.SQL("false")])
+            else:
+                clause = sql.SQL("{} in ({})").format(
+                    column, sql.SQL(", ").join(sql.SQL("%s") for _ in items)
+                )
+                params.extend(items)
+        else:
+            raise rest_error(
+                400,
+                "PGRST100",
+                f'"failed to parse filter ({value})" (line 1, column {len(key) + 2})',
+                details=f"unexpected operator {op!r}",
+            )
+        return sql.SQL("not ({})").format(clause) if negate else clause
 
     def _order(self, table: str, raw: str | None) -> sql.Composable:
         if not raw:
@@ -204,6 +381,35 @@ class RestService:
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise rest_error(400, "PGRST100", f'"failed to parse {name} ({raw})"')
         return int(raw)
+
+    def _range(self, request: Request) -> tuple[int, int | None]:
+        """``offset``/``limit`` query parameters, else a ``Range: 0-9`` header (items)."""
+        offset, limit = self._int(request, "offset"), self._int(request, "limit")
+        header = request.headers.get("range")
+        if header and offset is None and limit is None:
+            found = re.fullmatch(r"\s*(\d{1,18})-(\d{0,18})\s*", header)
+            if not found or (found.group(2) and int(found.group(2)) < int(found.group(1))):
+                raise rest_error(
+                    416, "PGRST103", "Requested range not satisfiable", f"invalid range {header!r}"
+                )
+            offset = int(found.group(1))
+            limit = int(found.group(2)) - offset + 1 if found.group(2) else None
+        return offset or 0, limit
+
+    def _count(
+        self, request: Request, exact: sql.Composed, plan: sql.Composed, params: list[Any]
+    ) -> tuple[int | None, str | None]:
+        """``Prefer: count=exact|planned|estimated``: the total, and the preference applied.
+        planned reads the planner's estimate (EXPLAIN); estimated is exact up to 1,000 rows."""
+        wanted = _prefer(request).get("count")
+        if wanted not in ("exact", "planned", "estimated"):
+            return None, None
+        if wanted in ("planned", "estimated"):
+            explained = self._run(request, sql.SQL("explain (format json) ") + plan, params)
+            planned = int(explained[0]["QUERY PLAN"][0]["Plan"]["Plan Rows"])
+            if wanted == "planned" or planned >= ESTIMATE_EXACT_BELOW:
+                return planned, f"count={wanted}"
+        return int(self._run(request, exact, params)[0]["n"]), f"count={wanted}"
 
     # -- execution ------------------------------------------------------------------------------------
 
@@ -237,7 +443,13 @@ class RestService:
             raise rest_error(400, "PGRST102", "Empty or invalid json") from None
 
     def _respond(
-        self, request: Request, rows: list[Any], status: int, total: int | None = None, offset: int = 0
+        self,
+        request: Request,
+        rows: list[Any],
+        status: int,
+        total: int | None = None,
+        offset: int = 0,
+        applied: str | None = None,
     ) -> Response:
         prefer = _prefer(request)
         data = rows[0]["data"] if rows and "data" in rows[0] else []
@@ -246,6 +458,10 @@ class RestService:
         end = offset + len(data) - 1
         count = "*" if total is None else str(total)
         headers["content-range"] = f"{offset}-{end}/{count}" if data else f"*/{count}"
+        if applied:
+            headers["preference-applied"] = applied
+        if request.method in ("GET", "HEAD") and total is not None and data and len(data) < total:
+            status = 206  # a part of the rows: Partial Content, as PostgREST answers
         if request.method in ("POST", "PATCH", "DELETE"):
             if prefer.get("return") != "representation":
                 return Response(status_code=status if status != 200 else 204, headers=headers)
@@ -271,8 +487,7 @@ class RestService:
         where, params = self._where(table, request)
         wrap = sql.SQL("select coalesce(json_agg(t), '[]'::json) as data from ({}) t")
         if request.method in ("GET", "HEAD"):
-            offset = self._int(request, "offset") or 0
-            limit = self._int(request, "limit")
+            offset, limit = self._range(request)
             inner = sql.SQL("select {} from {}{}{}").format(
                 returning, name, where, self._order(table, request.query_params.get("order"))
             )
@@ -281,13 +496,19 @@ class RestService:
             if offset:
                 inner += sql.SQL(" offset {}").format(sql.Literal(offset))
             rows = self._run(request, wrap.format(inner), params)
-            total = None
-            if _prefer(request).get("count") == "exact":
-                counted = self._run(
-                    request, sql.SQL("select count(*) as n from {}{}").format(name, where), params
+            counting = sql.SQL("select count(*) as n from {}{}").format(name, where)
+            total, applied = self._count(
+                request, counting, sql.SQL("select 1 from {}{}").format(name, where), params
+            )
+            if total is not None and offset > 0 and offset >= total and not rows[0]["data"]:
+                raise rest_error(
+                    416,
+                    "PGRST103",
+                    "Requested range not satisfiable",
+                    f"An offset of {offset} was requested, but there are only {total} rows.",
+                    headers={"content-range": f"*/{total}"},
                 )
-                total = int(counted[0]["n"])
-            return self._respond(request, rows, 200, total, offset)
+            return self._respond(request, rows, 200, total, offset, applied)
         if request.method == "DELETE":
             inner = sql.SQL("delete from {}{} returning {}").format(name, where, returning)
             return self._respond(request, self._mutate(request, inner, params), 200)

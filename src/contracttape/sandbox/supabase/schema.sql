@@ -62,7 +62,7 @@ create or replace function storage.foldername(name text) returns text[] language
 create or replace function storage.filename(name text) returns text language sql immutable as
   $$ select (string_to_array(name, '/'))[array_length(string_to_array(name, '/'), 1)] $$;
 grant usage on schema storage to anon, authenticated, service_role;
-grant select, insert, update, delete on storage.objects to authenticated, service_role;
+grant select, insert, update, delete on storage.objects to anon, authenticated, service_role;
 grant select on storage.buckets to anon, authenticated;
 grant all on storage.buckets to service_role;
 
@@ -86,9 +86,16 @@ create table if not exists public.chunks (
 );
 alter table public.documents enable row level security;
 alter table public.chunks enable row level security;
+-- Supabase's default privileges: anon and authenticated hold every privilege on public, and RLS
+-- decides what they see (an anon select of an RLS table gives [], an anon insert the RLS error);
+-- tables, sequences and functions created later (user migrations) get the same grants.
 grant usage on schema public to anon, authenticated, service_role;
-grant select, insert, update, delete on public.documents, public.chunks to authenticated, service_role;
-grant usage on sequence public.chunks_id_seq to authenticated, service_role;
+grant all on all tables in schema public to anon, authenticated, service_role;
+grant all on all sequences in schema public to anon, authenticated, service_role;
+grant all on all functions in schema public to anon, authenticated, service_role;
+alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
+alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
 
 drop policy if exists "own documents" on public.documents;
 create policy "own documents" on public.documents for all to authenticated
@@ -106,7 +113,7 @@ language sql stable as $$
   order by c.embedding <=> query_embedding
   limit match_count
 $$;
-grant execute on function public.match_chunks(vector, int) to authenticated, service_role;
+grant execute on function public.match_chunks(vector, int) to anon, authenticated, service_role;
 
 insert into storage.buckets (id, name, public) values ('documents', 'documents', false) on conflict do nothing;
 drop policy if exists "own folder" on storage.objects;

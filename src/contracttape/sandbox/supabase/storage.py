@@ -135,10 +135,12 @@ class StorageService:
         limit = bucket["file_size_limit"] or DEFAULT_LIMIT
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             async with request.form(max_part_size=limit + 1) as form:
-                upload = form.get("file")
-                if not isinstance(upload, UploadFile):
+                # real storage takes the file part whatever its name: storage-js's
+                # uploadToSignedUrl names it "", storage-py "file"
+                upload = next((v for _, v in form.multi_items() if isinstance(v, UploadFile)), None)
+                if upload is None:
                     raise storage_error(
-                        400, "InvalidRequest", "invalid_request", "No file was sent in the 'file' field"
+                        400, "InvalidRequest", "invalid_request", "No file was sent in the form"
                     )
                 data = await upload.read(limit + 1)
                 mime = upload.content_type or "application/octet-stream"
