@@ -456,11 +456,17 @@ def sandbox_up(revision: int, env_file: Path, job_seconds: float) -> None:
     import signal
     import threading
 
-    start = _settings().sandbox_factory()  # [tool.contracttape] sandbox, contracttape's by default
+    settings = _settings()
+    start = settings.sandbox_factory()  # [tool.contracttape.sandbox] start, contracttape's by default
+    options = {**dict(settings.sandbox_options), "revision": revision, "job_seconds": job_seconds}
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with start(revision=revision, job_seconds=job_seconds) as running:
+    try:
+        running_sandbox = start(**options)
+    except ContractTapeError as exc:  # a bad option or migration
+        raise click.UsageError(str(exc)) from None
+    with running_sandbox as running:
         running.write_env(env_file)
         click.echo(running.env_text(), nl=False)
         click.echo(

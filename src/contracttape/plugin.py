@@ -269,8 +269,17 @@ def contracttape_origins(pytestconfig: pytest.Config) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def contracttape_sandbox_options() -> dict[str, Any]:
+    """Override (session scope, in a conftest) to start the sandbox with other ``SandboxConfig``
+    options than ``[tool.contracttape.sandbox]`` gives: limits, delays, edge functions..."""
+    return {}
+
+
+@pytest.fixture(scope="session")
 def contracttape_env(
-    pytestconfig: pytest.Config, contracttape_origins: dict[str, str]
+    pytestconfig: pytest.Config,
+    contracttape_origins: dict[str, str],
+    contracttape_sandbox_options: dict[str, Any],
 ) -> Iterator[dict[str, str]]:
     """The environment clients need (base URLs and keys of Supabase, OpenAI, LlamaParse).
 
@@ -293,7 +302,18 @@ def contracttape_env(
         except ConfigError as exc:
             pytest.fail(str(exc), pytrace=False)
         revision = pytestconfig.getoption("--sandbox-revision")
-        with start(**({"revision": revision} if revision else {})) as sandbox:
+        options = {
+            **dict(state.run.settings.sandbox_options),
+            **contracttape_sandbox_options,
+            **({"revision": revision} if revision else {}),
+        }
+        with ExitStack() as stack:
+            try:
+                sandbox, refused = stack.enter_context(start(**options)), None
+            except ConfigError as exc:  # a bad option or migration: one message naming it
+                refused = str(exc)
+            if refused is not None:
+                pytest.fail(refused, pytrace=False)
             contracttape_origins.update(sandbox.origins())
             yield sandbox.env()
 

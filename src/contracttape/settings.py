@@ -35,6 +35,10 @@ class Settings:
     sandbox: str = "contracttape.sandbox:start"
     # a field is required in a contract once every one of at least this many samples had it
     required_after: int = 3
+    # what the sandbox is started with ([tool.contracttape.sandbox], paths made absolute):
+    # migrations and seed (by default supabase/migrations and supabase/seed.sql when the project
+    # has them), functions, limits and delays; the sandbox checks them
+    sandbox_options: tuple[tuple[str, Any], ...] = ()
 
     def sandbox_factory(self) -> Callable[..., Any]:
         found = _import_object(self.sandbox, self.root, "sandbox")
@@ -81,7 +85,7 @@ def load_settings(root: Path) -> Settings:
         raise ConfigError(
             f"{pyproject}: [tool.contracttape] has unknown key(s) {unknown}; known: {sorted(known)}"
         )
-    for key in ("cassettes", "contracts", "prices", "ledger", "sandbox"):
+    for key in ("cassettes", "contracts", "prices", "ledger"):
         if key in table and (not isinstance(table[key], str) or not table[key]):
             raise ConfigError(
                 f"{pyproject}: [tool.contracttape] {key} must be a non-empty string (a path), "
@@ -98,6 +102,7 @@ def load_settings(root: Path) -> Settings:
         raise ConfigError(
             f"{pyproject}: [tool.contracttape] services must be a list of 'module:attribute' strings"
         )
+    sandbox, sandbox_options = _sandbox_table(table.get("sandbox"), root, pyproject)
     return Settings(
         root=root,
         cassettes=root / str(table.get("cassettes", "cassettes")),
@@ -105,9 +110,36 @@ def load_settings(root: Path) -> Settings:
         services=tuple(services),
         prices=root / str(table["prices"]) if table.get("prices") else None,
         ledger=str(table.get("ledger", ".contracttape/ledger.json")),
-        sandbox=str(table.get("sandbox", "contracttape.sandbox:start")),
+        sandbox=sandbox,
         required_after=required_after,
+        sandbox_options=sandbox_options,
     )
+
+
+def _sandbox_table(raw: object, root: Path, pyproject: Path) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """``sandbox = "module:start"`` (the older form), or a ``[tool.contracttape.sandbox]``
+    table: ``start``, ``migrations``, ``seed``, ``functions`` and the sandbox's own options."""
+    if raw is None or isinstance(raw, str):
+        table: dict[str, Any] = {"start": raw} if raw else {}
+    elif isinstance(raw, dict):
+        table = dict(raw)
+    else:
+        raise ConfigError(
+            f"{pyproject}: [tool.contracttape] sandbox must be a table or a 'module:start' string"
+        )
+    start = table.pop("start", "contracttape.sandbox:start")
+    if not isinstance(start, str) or not start:
+        raise ConfigError(
+            f"{pyproject}: [tool.contracttape.sandbox] start must be a 'module:callable' string"
+        )
+    for key, default in (("migrations", "supabase/migrations"), ("seed", "supabase/seed.sql")):
+        if key in table:
+            if not isinstance(table[key], str) or not table[key]:
+                raise ConfigError(f"{pyproject}: [tool.contracttape.sandbox] {key} must be a path (a string)")
+            table[key] = str(root / table[key])
+        elif (root / default).exists():
+            table[key] = str(root / default)  # Supabase's own layout, found by itself
+    return start, tuple(sorted(table.items()))
 
 
 def _import_object(spec: str, root: Path, key: str) -> Any:

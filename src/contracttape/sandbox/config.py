@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -36,6 +37,10 @@ class SandboxConfig:
     webhook_backoff_seconds: float = 0.2
     # Supabase edge functions: name -> async handler(body, claims, project)
     functions: Mapping[str, Any] = field(default_factory=dict)
+    # the project's own schema: SQL migrations (applied in name order) and a seed; none: the
+    # document pipeline's built-in schema
+    migrations: tuple[Path, ...] = ()
+    seed: Path | None = None
 
     def __post_init__(self) -> None:
         if self.revision not in (1, 2):

@@ -47,7 +47,12 @@ class Sandbox:
             "llamaparse": ServerThread(self.llamaparse.app, "llamaparse"),
         }
         if "supabase" in services:
-            self.supabase = SupabaseApp(revision=self.config.revision, functions=self.config.functions)
+            self.supabase = SupabaseApp(
+                revision=self.config.revision,
+                functions=self.config.functions,
+                migrations=self.config.migrations,
+                seed=self.config.seed,
+            )
             self._servers["supabase"] = ServerThread(self.supabase.app, "supabase")
 
     def start(self) -> Sandbox:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -26,8 +26,10 @@ class SupabaseApp:
         storage_dir: Path | None = None,
         functions: Mapping[str, Handler] | None = None,
         jwt_secret: str | None = None,
+        migrations: Sequence[Path] = (),
+        seed: Path | None = None,
     ) -> None:
-        self.db = Database(database_url)
+        self.db = Database(database_url, migrations=migrations, seed=seed)
         self.project = Project(self.db, Signer(jwt_secret or secrets.token_hex(32)), revision)
         from contracttape.sandbox.supabase.storage import StorageService
 

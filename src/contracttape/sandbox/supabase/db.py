@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -16,11 +16,24 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from contracttape.errors import ConfigError
+
 ROLES = ("anon", "authenticated", "service_role")
 
 
 class Database:
-    def __init__(self, url: str | None = None, data_dir: Path | None = None) -> None:
+    """The project's database: Supabase's platform schema (roles, default privileges, auth,
+    storage), then the project's own ``migrations`` (SQL files, in name order, each applied once,
+    as the Supabase CLI tracks them) and ``seed``; with no migrations, the document pipeline's
+    schema (``pipeline.sql``)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        data_dir: Path | None = None,
+        migrations: Sequence[Path] = (),
+        seed: Path | None = None,
+    ) -> None:
         self._server: Any = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         url = url or os.environ.get("DATABASE_URL")
@@ -33,18 +46,32 @@ class Database:
             self._server = pgserver.get_server(str(data_dir), cleanup_mode="stop")  # type: ignore[attr-defined]
             url = self._server.get_uri()
         self.url = url
-        self.migrate()
+        try:
+            self.migrate(tuple(migrations), seed)
+        except BaseException:
+            self.close()
+            raise
 
-    def migrate(self) -> None:
-        sql = (
-            resources.files("contracttape.sandbox.supabase")
-            .joinpath("schema.sql")
-            .read_text(encoding="utf-8")
-        )
+    def migrate(self, migrations: tuple[Path, ...] = (), seed: Path | None = None) -> None:
+        built_in = resources.files("contracttape.sandbox.supabase")
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("select pg_advisory_lock(7424002)")
             try:
-                conn.execute(sql)
+                conn.execute(built_in.joinpath("schema.sql").read_text(encoding="utf-8"))
+                if not migrations:
+                    conn.execute(built_in.joinpath("pipeline.sql").read_text(encoding="utf-8"))
+                    return
+                conn.execute(
+                    "create schema if not exists supabase_migrations; create table if not exists "
+                    "supabase_migrations.schema_migrations (version text primary key, name text)"
+                )
+                for path in (*sorted(migrations, key=lambda p: p.name), *([seed] if seed else [])):
+                    version = "seed" if path == seed else path.name.split("_", 1)[0]
+                    done = conn.execute(
+                        "select 1 from supabase_migrations.schema_migrations where version = %s", (version,)
+                    ).fetchone()
+                    if done is None:
+                        _apply(conn, path, version)
             finally:
                 conn.execute("select pg_advisory_unlock(7424002)")
 
@@ -78,3 +105,21 @@ class Database:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+def _apply(conn: psycopg.Connection[Any], path: Path, version: str) -> None:
+    """One migration (or the seed) in one transaction, recorded as applied; a failure names the
+    file and changes nothing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        with conn.transaction():
+            conn.execute(text)  # the project's own SQL, run as the database owner
+            conn.execute(
+                "insert into supabase_migrations.schema_migrations (version, name) values (%s, %s)",
+                (version, path.name),
+            )
+    except (OSError, UnicodeDecodeError, psycopg.Error) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"{path}: the migration could not be applied ({reason}); fix it and record again"
+        ) from None
