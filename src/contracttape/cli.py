@@ -63,9 +63,13 @@ def _isolated(command: list[str]) -> int:
 
 
 def _suite(pytest_args: tuple[str, ...]) -> list[str]:
-    """The suite to run: the user's pytest args, or the integration suite if they named no test."""
-    named = [a for a in pytest_args if not a.startswith("-")]
-    return list(pytest_args) if named else [DEFAULT_SUITE, *pytest_args]
+    """The suite to run: the user's pytest args; with no test named, ``tests/integration`` when
+    the project has one, else what pytest's own configuration says (``testpaths``)."""
+    # a test is named by a path or a node id; other words are option values (``-n 2``, ``-k x``)
+    named = [a for a in pytest_args if "::" in a or (not a.startswith("-") and Path(a).exists())]
+    if named or not Path(DEFAULT_SUITE).is_dir():
+        return list(pytest_args)
+    return [DEFAULT_SUITE, *pytest_args]
 
 
 class _Group(click.Group):
@@ -118,33 +122,45 @@ def record(
     sys.exit(_pytest(args))
 
 
-def _plan(budget_usd: float | None, selectors: tuple[str, ...]) -> int:
-    """Worst-case cost of re-recording every cassette (or those whose test id contains a selector)."""
+def _plan(budget_usd: float | None, pytest_args: tuple[str, ...]) -> int:
+    """Worst-case cost of re-recording the selected tests: from their cassettes, and for a test
+    never recorded (or a request with no price), "cost unknown", counted at the price file's
+    conservative default so that the total stays a worst case."""
     from contracttape.budget.guard import estimate_request
     from contracttape.budget.prices import PriceBook
     from contracttape.cassettes import CassetteCache
 
     settings = _settings()
     catalogue, prices, cache = settings.catalogue(), PriceBook.load(settings.prices), CassetteCache()
-    rows = []
+    collected = _collected(pytest_args)
+    rows: list[tuple[float, float, str, str]] = []
+    recorded_tests = set()
     for path in sorted(settings.cassettes.rglob("*.yaml")):
         cassette = cache.load(path)
         if cassette is None:
             continue
         test = str(cassette.meta.get("test") or path.relative_to(settings.cassettes))
-        if selectors and not any(s in test for s in selectors if not s.startswith("-")):
+        recorded_tests.add(test)
+        if collected is not None and test not in collected:
             continue
-        estimate = sum(
-            estimate_request(catalogue, prices, i.request, i.cost_usd).estimate.usd
-            for i in cassette.interactions
-        )
-        recorded = sum(i.cost_usd or 0.0 for i in cassette.interactions)
-        rows.append((estimate, recorded, test))
+        priced = [estimate_request(catalogue, prices, i.request, i.cost_usd) for i in cassette.interactions]
+        unknown = sum(p.unpriced for p in priced)
+        estimate = sum(p.estimate.usd for p in priced) + unknown * prices.default_estimate
+        note = f"  ({unknown} unpriced request(s): cost unknown, counted at the default)" if unknown else ""
+        rows.append((estimate, sum(i.cost_usd or 0.0 for i in cassette.interactions), test, note))
+    for test in sorted((collected or set()) - recorded_tests):
+        note = f"  (never recorded: cost unknown, counted at the default ${prices.default_estimate:g})"
+        rows.append((prices.default_estimate, 0.0, test, note))
     click.echo(f"{'worst case':>12} {'last run':>12}  test")
-    for estimate, recorded, test in sorted(rows, reverse=True):
-        click.echo(f"{estimate:>12.6f} {recorded:>12.6f}  {test}")
+    for estimate, recorded, test, note in sorted(rows, reverse=True):
+        click.echo(f"{estimate:>12.6f} {recorded:>12.6f}  {test}{note}")
     total = sum(r[0] for r in rows)
-    click.echo(f"{total:>12.6f} {sum(r[1] for r in rows):>12.6f}  total ({len(rows)} cassettes)")
+    never = sum(1 for r in rows if "never recorded" in r[3])
+    click.echo(
+        f"{total:>12.6f} {sum(r[1] for r in rows):>12.6f}  total ({len(rows) - never} cassettes"
+        + (f", {never} test(s) never recorded" if never else "")
+        + ")"
+    )
     if budget_usd is None:
         return 0
     if total <= budget_usd:
@@ -153,6 +169,29 @@ def _plan(budget_usd: float | None, selectors: tuple[str, ...]) -> int:
     over = total - budget_usd
     click.echo(f"does not fit: worst case ${total:.6f} is over the ${budget_usd:.4f} budget by ${over:.6f}")
     return 1
+
+
+def _collected(pytest_args: tuple[str, ...]) -> set[str] | None:
+    """The test ids pytest would run for these arguments (None: it could not collect them)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *_suite(pytest_args),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode not in (0, 5):  # 5: no tests collected
+        click.echo(f"contracttape: could not collect the tests ({done.stdout.strip()[-300:]})", err=True)
+        return None
+    return {line.strip() for line in done.stdout.splitlines() if "::" in line}
 
 
 def _chaos_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

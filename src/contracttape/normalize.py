@@ -18,7 +18,7 @@ from typing import Any
 
 from contracttape.bodies import decode_body, looks_like_json, media_type, parse_json, pretty_json
 from contracttape.model import Headers, Interaction, RecordedRequest, RecordedResponse, header_value
-from contracttape.redact import Redactor, map_json
+from contracttape.redact import PINNED_EXP, Redactor, map_json
 
 PINNED_HTTP_DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
 PINNED_EPOCH = 1767225600  # 2026-01-01T00:00:00Z, for creation timestamps given as epoch seconds
@@ -108,6 +108,7 @@ def pin_instant(value: str) -> str:
 
 _BOUNDARY = re.compile(r'boundary="?([^";,\s]+)"?', re.IGNORECASE)
 _EPOCH_KEYS = frozenset({"created", "created_at", "updated_at"})
+_EXPIRY_KEYS = frozenset({"expires_at"})
 # Random per request by design (PKCE, replay protection): pinned so requests match on replay.
 VOLATILE_BODY_KEYS = frozenset({"code_challenge", "code_verifier", "nonce"})
 
@@ -164,6 +165,8 @@ class Normaliser:
             return pin_instant(value) if self.pin_timestamps else value
         if self.pin_timestamps and key in _EPOCH_KEYS and _is_epoch(value):
             return PINNED_EPOCH
+        if self.pin_timestamps and key in _EXPIRY_KEYS and _is_epoch(value):
+            return PINNED_EXP  # far in the future: a replayed session never looks expired
         return value
 
     def rename_origins(self, text: str) -> str:

@@ -7,7 +7,7 @@ Precedence of per-test options (one chain, ``config.merge``): command line >
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +52,13 @@ class PluginState:
     network_incidents: _offline.Incidents = field(default_factory=_offline.Incidents)
     normalisers: dict[Redactor, Normaliser] = field(default_factory=dict)
     replayed: int = 0
-    written: int = 0
+    recorded: int = 0  # tests whose traffic was recorded
+    written: int = 0  # cassettes that changed on disk
     slept_seconds: float = 0.0
     chaos: Chaos | None = None
     fault_log: FaultLog = field(default_factory=FaultLog)
     fault_record: Path | None = None
+    spent: float = 0.0  # what this run's recordings cost so far (the -v spend meter)
 
     @property
     def target(self) -> Target:
@@ -89,6 +91,8 @@ STATE = pytest.StashKey[PluginState]()
 SESSION = pytest.StashKey[TapeSession]()
 REPORTED = pytest.StashKey[set[str]]()
 FAULTS_PROPERTY = "contracttape_faults"
+COST_PROPERTY = "contracttape_cost"
+SESSION_PROPERTY = "contracttape_session"
 
 
 def _usd(text: str) -> float:
@@ -216,7 +220,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if state.cli.record_mode not in (None, RecordMode.NONE):
         cassettes.sweep_temporaries(run.cassettes)  # leftovers of a writer killed mid-write
     config.stash[STATE] = state
-    config.pluginmanager.register(_FaultReports(state.fault_log), "contracttape-fault-reports")
+    config.pluginmanager.register(_Reports(state), "contracttape-reports")
     if config.getoption("--block-network"):
         state.stack.enter_context(_offline.block_network(state.network_incidents, "pytest session"))
 
@@ -293,9 +297,12 @@ def contracttape_env(
         yield {**state.run.catalogue.replay_env(), "CONTRACTTAPE_SANDBOX_REVISION": "replay"}
     elif state.target is Target.LIVE:
         try:
-            yield live_env(pytestconfig.rootpath, catalogue=state.run.catalogue)
-        except ConfigError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            env, refused = live_env(pytestconfig.rootpath, catalogue=state.run.catalogue), None
+        except ConfigError as exc:  # an unreadable .env
+            env, refused = None, str(exc)
+        if env is None:
+            pytest.fail(refused or "", pytrace=False)
+        yield env  # a missing key is an error only for the test that reads it
     else:
         try:
             start = state.run.settings.sandbox_factory()
@@ -388,9 +395,18 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
     item.stash[REPORTED] = set()
     with session:
         yield session
-    state.replayed += int(session.replaying)
-    state.written += int(session.written)
-    state.slept_seconds += session.incidents.slept_seconds
+    # counted from the reports (see _Reports), so that xdist workers' tests count too
+    item.user_properties.append(
+        (
+            SESSION_PROPERTY,
+            {
+                "replayed": int(session.replaying),
+                "recorded": int(not session.replaying and bool(session.recorded)),
+                "written": int(session.written),
+                "slept": session.incidents.slept_seconds,
+            },
+        )
+    )
     _raise_new_problems(item, session)
 
 
@@ -443,21 +459,73 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     return result
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """contracttape's own errors lead with their diagnosis: the frames of the SDK, httpx and
+    vcrpy they passed through are left out (``--tb=long`` or ``--tb=short`` keeps them)."""
+    report: pytest.TestReport = yield
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.failed and isinstance(error, ContractTapeError) and item.config.getoption("tbstyle") == "auto":
+        report.longrepr = (
+            f"contracttape.{type(error).__name__}: {error}\n"
+            "(the traceback through the client library is hidden: --tb=long shows it)"
+        )
+    return report
+
+
 def _attach_faults(item: pytest.Item, session: TapeSession | None) -> None:
-    """The faults served travel with the test's report (to the xdist controller too)."""
-    if session is not None and session.faults is not None and session.faults.served:
+    """The faults served, and what the test's recordings cost, travel with its report (to the
+    xdist controller too)."""
+    if session is None:
+        return
+    if session.faults is not None and session.faults.served:
         item.user_properties.append((FAULTS_PROPERTY, [d.as_dict() for d in session.faults.served]))
+    if session.recorded:
+        costs = [i.cost_usd for i in session.recorded if i.cost_usd is not None]
+        item.user_properties.append((COST_PROPERTY, round(sum(costs), 9)))
 
 
-class _FaultReports:
-    """Collects the faults each test's reports carry (registered per run by pytest_configure)."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """With -v, what a test's recordings cost, and the run's spend so far: the spend meter."""
+    if report.when != "call" or not config.getoption("verbose"):
+        return None
+    cost = dict(report.user_properties).get(COST_PROPERTY)
+    state = config.stash.get(STATE, None)
+    if not isinstance(cost, int | float) or state is None:
+        return None
+    cap = state.budget.cap
+    meter = f"${cost:.6f}; run so far ${state.spent:.6f}" + (f" of ${cap:.2f}" if cap is not None else "")
+    word = report.outcome.upper()
+    letter = {"passed": ".", "failed": "F", "skipped": "s"}.get(report.outcome, "?")
+    return report.outcome, letter, (f"{word} ({meter})", {"green": report.passed, "red": report.failed})
 
-    def __init__(self, log: FaultLog) -> None:
-        self.log = log
 
+class _Reports:
+    """Adds up what each test's reports carry, in the process that prints the summary (the xdist
+    controller too): its session's figures and the faults it was served. Registered per run."""
+
+    def __init__(self, state: PluginState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(tryfirst=True)  # before the terminal shows the test (its spend meter)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        served = next((v for k, v in report.user_properties if k == FAULTS_PROPERTY), None)
-        self.log.add(report.nodeid, report.when, report.outcome, served if isinstance(served, list) else None)
+        properties = dict(report.user_properties)
+        served = properties.get(FAULTS_PROPERTY)
+        self.state.fault_log.add(
+            report.nodeid, report.when, report.outcome, served if isinstance(served, list) else None
+        )
+        cost = properties.get(COST_PROPERTY)
+        if report.when == "call" and isinstance(cost, int | float):
+            self.state.spent += float(cost)
+        figures = properties.get(SESSION_PROPERTY)
+        if report.when == "teardown" and isinstance(figures, dict):
+            self.state.replayed += int(figures.get("replayed", 0))
+            self.state.written += int(figures.get("written", 0))
+            self.state.recorded += int(figures.get("recorded", 0))
+            self.state.slept_seconds += float(figures.get("slept", 0.0))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -472,12 +540,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"contracttape: no spend summary: {exc}", red=True)
         entries = []
     fault_lines = state.fault_log.summary(state.chaos.describe() if state.chaos else None)
-    if not (state.replayed or state.written or state.network_incidents.blocked or entries or fault_lines):
+    if not (
+        state.replayed
+        or state.recorded
+        or state.written
+        or state.network_incidents.blocked
+        or entries
+        or fault_lines
+    ):
         return
     terminalreporter.write_sep("-", "contracttape")
     terminalreporter.write_line(
-        f"cassettes replayed: {state.replayed}, recorded: {state.written}, "
-        f"sleep skipped in replay: {state.slept_seconds:.1f}s, target: {state.target.value}"
+        f"cassettes replayed: {state.replayed}, recorded: {state.recorded} "
+        f"({state.written} changed on disk), sleep skipped in replay: {state.slept_seconds:.1f}s, "
+        f"target: {state.target.value}"
     )
     isolation = _offline.isolation_summary((state.cli.record_mode or RecordMode.NONE) is RecordMode.NONE)
     if isolation:

@@ -82,6 +82,10 @@ def neutralise_jwt(
     for claim, value in _TIME_CLAIMS.items():
         if isinstance(payload.get(claim), int | float):
             payload[claim] = value
+    methods = payload.get("amr")
+    for method in methods if isinstance(methods, list) else []:
+        if isinstance(method, dict) and isinstance(method.get("timestamp"), int | float):
+            method["timestamp"] = PINNED_IAT  # when the user signed in (GoTrue's amr)
     if claims is not None:
         payload = claims(payload)
     if rewrite is not None:

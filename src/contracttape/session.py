@@ -37,6 +37,7 @@ from contracttape.errors import (
 )
 from contracttape.faults import answers
 from contracttape.faults.plan import Decision, FaultPlan
+from contracttape.ids import IdMap
 from contracttape.matching import InteractionIndex, RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.normalize import Normaliser
@@ -100,6 +101,8 @@ class TapeSession:
             # a plain vcrpy cassette stores requests as sent: match them in their normalised form
             # (responses are played exactly as recorded, as vcrpy would)
             interactions = tuple(replace(i, request=self.normaliser.request(i.request)) for i in interactions)
+        # server-made ids -> stable placeholders, learned from this recording's answers
+        self.ids = IdMap()
         self.index = InteractionIndex(
             interactions, allow_repeats=allow_playback_repeats, matched=self.normaliser.headers.matched
         )
@@ -120,7 +123,7 @@ class TapeSession:
 
     def prepare(self, request: RecordedRequest) -> Prepared:
         """A request normalised as it would be stored, and its shape (the index key), once."""
-        normalised = self.normaliser.request(request)
+        normalised = self.ids.request(self.normaliser.request(request))
         shape = RequestShape.of(normalised, self.normaliser.headers.matched)
         return Prepared(normalised, shape, self.normaliser.as_sent(request))
 
@@ -195,7 +198,9 @@ class TapeSession:
     ) -> None:
         """Store a sent request (normalised once, in ``prepare``) with its normalised response,
         after settling its cost on what was really sent and received."""
-        stored = Interaction(prepared.request, self.normaliser.response(response))
+        answer = self.normaliser.response(response)
+        self.ids.learn(answer)
+        stored = Interaction(prepared.request, self.ids.response(answer))
         if self.budget is not None and reservation is not None:
             received = response.with_(body=decode_body(response.body, response.headers))
             cost = self.budget.settle(reservation, prepared.sent, received)

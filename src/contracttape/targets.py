@@ -33,11 +33,31 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+class LiveEnv(dict[str, str]):
+    """The live variables that are set. Reading a required one that is not set is a
+    ``ConfigError`` naming it, its service and where to set it: only the services a test
+    really uses need keys."""
+
+    def __init__(self, values: Mapping[str, str], missing: Mapping[str, str], root: Path) -> None:
+        super().__init__(values)
+        self.missing = dict(missing)  # variable -> its service
+        self.root = root
+
+    def __missing__(self, name: str) -> str:
+        service = self.missing.get(name)
+        if service is None:
+            raise KeyError(name)
+        raise ConfigError(
+            f"recording against the live services needs {name} (for {service}) in the environment or "
+            f"in {self.root / '.env'} (git-ignored); or record against the sandbox (the default target)"
+        )
+
+
 def live_env(
     root: Path, environ: Mapping[str, str] | None = None, catalogue: Catalogue | None = None
-) -> dict[str, str]:
-    """Every profile's live variables: the environment wins over ``<root>/.env``, which wins
-    over a variable's default; a required one that is missing is named with its service."""
+) -> LiveEnv:
+    """Every profile's live variables: the environment wins over ``<root>/.env``, which wins over
+    a variable's default. A required one that is missing is an error only when it is read."""
     if catalogue is None:
         from contracttape.services import default_catalogue
 
@@ -48,16 +68,9 @@ def live_env(
         **read_dotenv(root / ".env"),
         **dict(environ if environ is not None else os.environ),
     }
-    missing = [(service, v.name) for service, v in variables if not merged.get(v.name)]
-    if missing:
-        names = ", ".join(name for _service, name in missing)
-        services = ", ".join(dict.fromkeys(service for service, _name in missing))
-        raise ConfigError(
-            f"recording against the live services needs {names} in the environment or in "
-            f"{root / '.env'} (git-ignored; needed by {services}); or record against the sandbox "
-            "(the default target)"
-        )
-    return {v.name: str(merged[v.name]) for _service, v in variables}
+    missing = {v.name: service for service, v in variables if not merged.get(v.name)}
+    present = {v.name: str(merged[v.name]) for _service, v in variables if v.name not in missing}
+    return LiveEnv(present, missing, root)
 
 
 def _built_in_required() -> tuple[str, ...]:

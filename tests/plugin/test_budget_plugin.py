@@ -105,9 +105,32 @@ def test_chat(contracttape_env):
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*PricingError: no price for 'gpt-4o-mini-unpriced' under openai.chat in *prices.yaml*"]
+        ["*BudgetExceeded:*no price for 'gpt-4o-mini-unpriced' under openai.chat in *prices.yaml*"]
     )
     assert not (pytester.path / "cassettes").exists()
+
+
+def test_a_model_not_found_test_records_without_a_cap(pytester: pytest.Pytester) -> None:
+    """With no cap an unpriced model is sent: an error-path test can be recorded and replayed."""
+    pytester.makepyfile(
+        test_unpriced="""
+import openai, pytest
+
+@pytest.mark.contracttape
+def test_unknown_model(contracttape_env):
+    env = contracttape_env
+    with openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=0) as client:
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(model="gpt-9-unpriced", messages=[{"role": "user", "content": "x"}])
+"""
+    )
+    recorded = pytester.runpytest_subprocess("--record-mode=rewrite", "-p", "no:cacheprovider")
+    recorded.assert_outcomes(passed=1)
+    assert (pytester.path / "cassettes" / "test_unpriced" / "test_unknown_model.yaml").exists()
+    plan = pytester.run(sys.executable, "-m", "contracttape", "record", "--plan", "--", "test_unpriced.py")
+    assert plan.ret == 0, plan.stdout.str() + plan.stderr.str()
+    plan.stdout.fnmatch_lines(["*test_unknown_model*unpriced request(s): cost unknown*"])
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize("cap", ["-1", "nan", "inf"])

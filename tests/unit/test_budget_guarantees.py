@@ -121,8 +121,9 @@ def test_an_unpriced_endpoint_is_refused_under_a_cap(
         client.post(path, json={"model": "gpt-4o", "input": "hi"})
     assert state.attempts["unpriced"] == before
     message = str(info.value)
-    assert f"does not price POST {path}" in message
-    assert "Price it: add a Route and cost" in message
+    assert f"POST {path} has no price" in message
+    assert "no worst case can be reserved under the cap" in message
+    assert "Price it (a price file entry, or a Route and cost" in message
 
 
 @pytest.mark.parametrize("path", ["/v1/responses", "/v1/completions"])

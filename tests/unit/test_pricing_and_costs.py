@@ -15,7 +15,7 @@ from contracttape.budget.guard import Budget
 from contracttape.budget.ledger import FileLedger
 from contracttape.budget.prices import PriceBook
 from contracttape.errors import BudgetExceeded, PricingError
-from contracttape.model import RecordedRequest
+from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.pdf import make_pdf
 from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
 from contracttape.services import default_catalogue
@@ -32,20 +32,35 @@ def chat_request(model: str) -> RecordedRequest:
     )
 
 
-def test_a_missing_model_is_a_clear_error_and_nothing_is_sent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("capped", [True, False], ids=["cap", "no-cap"])
+def test_a_model_with_no_price_is_refused_under_a_cap_and_recorded_without_one(
+    tmp_path: Path, capped: bool
+) -> None:
+    """Under a cap no worst case can be reserved, so it is refused, naming the missing price;
+    with no cap it is sent (a `model_not_found` test can be recorded) and its cost is unknown."""
     budget = Budget(
         ledger=FileLedger(tmp_path / "l.json"),
         run_id="r",
         prices=PriceBook.load(),
         catalogue=default_catalogue(),
+        cap=1.0 if capped else None,
     )
-    with pytest.raises(PricingError) as info:
-        budget.reserve("t::x", chat_request("gpt-7-turbo"))
-    assert str(info.value).startswith(
-        "no price for 'gpt-7-turbo' under openai.chat in contracttape/data/prices.yaml"
-    )
-    assert "add it to your price file" in str(info.value)
-    assert FileLedger(tmp_path / "l.json").entries() == []
+    if capped:
+        with pytest.raises(BudgetExceeded) as info:
+            budget.reserve("t::x", chat_request("gpt-7-turbo"))
+        assert "no price for 'gpt-7-turbo' under openai.chat in contracttape/data/prices.yaml" in str(
+            info.value
+        )
+        assert "Nothing was sent" in str(info.value)
+        (entry,) = FileLedger(tmp_path / "l.json").entries()
+        assert entry.state == "refused"
+        return
+    reservation = budget.reserve("t::x", chat_request("gpt-7-turbo"))
+    assert reservation.priced.unpriced
+    assert "no price for 'gpt-7-turbo'" in reservation.entry.basis
+    answer = RecordedResponse(200, "OK", (), b'{"usage": {"prompt_tokens": 5, "completion_tokens": 7}}')
+    cost = budget.settle(reservation, chat_request("gpt-7-turbo"), answer)
+    assert cost.basis.startswith("cost unknown: no price for 'gpt-7-turbo'")
 
 
 def test_a_user_price_file_overrides_and_extends(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from contracttape.budget.costs import Cost, CostRule, Estimate
 from contracttape.budget.ledger import REFUSED, Entry, Ledger, new_entry
 from contracttape.budget.prices import PriceBook
-from contracttape.errors import BudgetExceeded
+from contracttape.errors import BudgetExceeded, PricingError
 from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.services.profile import Catalogue
 
@@ -51,16 +51,13 @@ def estimate_request(
     if profile is not None and profile.costs is None:
         return Priced(service, where, None, True, Estimate(0.0, f"{service} is free"))
     rule = profile.costs if profile else None
-    found = rule.estimate(request, prices) if rule else None
+    try:
+        found = rule.estimate(request, prices) if rule else None
+        why = f"{where} has no price"
+    except PricingError as missing:  # e.g. a model the price file does not list
+        found, why = None, str(missing)
     if found is None and rule is not None:
-        return Priced(
-            service,
-            where,
-            rule,
-            True,
-            Estimate(0.0, f"unpriced: {service} bills, {where} has no price"),
-            True,
-        )
+        return Priced(service, where, rule, True, Estimate(0.0, f"unpriced: {service} bills, {why}"), True)
     if found is None and recorded_cost is not None:
         found = Estimate(recorded_cost, "the last recorded cost of this request")
     if found is None:
@@ -117,10 +114,9 @@ class Budget:
             self.ledger.reserve(replace(entry, state=REFUSED), None, None)
             raise BudgetExceeded(
                 f"{test_id}: refused before sending {shown}: {priced.service} bills for its API, but "
-                f"its cost rule does not price {priced.endpoint}, so no worst case can be reserved "
-                "under the cap. Nothing was sent. Price it: add a Route and cost to the service's "
-                "profile (see README, 'Budget'), or record this test without a cap "
-                "against the sandbox."
+                f"no worst case can be reserved under the cap ({estimate.basis}). Nothing was sent. "
+                "Price it (a price file entry, or a Route and cost in the service's profile: see "
+                "README, 'Budget'), or record this test without a cap against the sandbox."
             )
         refusal = self.ledger.reserve(entry, self.cap, self.monthly_cap)
         if refusal is not None:
@@ -147,7 +143,10 @@ class Budget:
 
     def settle(self, reservation: Reservation, request: RecordedRequest, response: RecordedResponse) -> Cost:
         if reservation.priced.rule is not None:
-            cost = reservation.priced.rule.actual(request, response, self.prices)
+            try:
+                cost = reservation.priced.rule.actual(request, response, self.prices)
+            except PricingError as missing:  # sent with no cap, unpriced: what it cost is unknown
+                cost = Cost(0.0, basis=f"cost unknown: {missing}")
         elif reservation.priced.known_service:
             cost = Cost(0.0, basis="free service")
         else:  # no profile for this host: what it really cost is unknown, keep the worst case

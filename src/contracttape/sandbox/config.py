@@ -31,6 +31,9 @@ class SandboxConfig:
     openai_quota_tokens: int | None = None
     # LlamaParse: seconds from upload to a finished job, credit balance, requests per minute.
     job_seconds: float = 0.3
+    # instead of time, a job finishes after this many status reads (half of them PENDING): the
+    # same polling records the same traffic, however loaded the machine is
+    job_polls: int | None = None
     llama_credits: float | None = None
     llama_rpm: int | None = None
     webhook_attempts: int = 5

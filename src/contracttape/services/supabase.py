@@ -166,6 +166,9 @@ SUPABASE = ServiceProfile(
         LiveVariable("SUPABASE_SERVICE_ROLE_KEY"),
     ),
     volatile_headers=(("sb-request-id", "req_normalised"),),
+    # the SDK's "supabase-py/2.34.1; platform=Linux; platform-version=<kernel build>; ...":
+    # machine noise (the SDK version is in the cassette's provenance)
+    noise_headers=frozenset({"x-client-info"}),
     # PostgREST's schema profiles and storage's upsert change what the server answers
     matched_headers=frozenset({"x-upsert", "accept-profile", "content-profile"}),
     secret_headers=frozenset({"x-client-info-secret", "x-supabase-api-key"}),

@@ -61,6 +61,7 @@ class Job:
     ready_at: float
     pages: list[str] = field(default_factory=list)
     failure: ParseFailure | None = None
+    reads: int = 0  # status reads so far (the job's clock under SandboxConfig.job_polls)
 
     @property
     def credits(self) -> int:
@@ -122,10 +123,13 @@ class LlamaParseApp:
                 )
             self._recent.add()
 
-    def _job(self, job_id: str) -> Job:
+    def _job(self, job_id: str, read: bool = False) -> Job:
         job = self.jobs.get(job_id)
         if job is None:
             raise HttpError(404, f"Job {job_id} not found")
+        if read:
+            with self._lock:
+                job.reads += 1
         return job
 
     async def _file(self, form: Any) -> tuple[str, bytes]:
@@ -161,10 +165,13 @@ class LlamaParseApp:
         return job
 
     def _state(self, job: Job) -> str:
-        elapsed = time.monotonic() - job.created
-        if elapsed < self.config.job_seconds / 2:
+        if self.config.job_polls is not None:  # a clock of status reads: recordings do not churn
+            progress = job.reads / max(self.config.job_polls, 1)
+        else:
+            progress = (time.monotonic() - job.created) / max(self.config.job_seconds, 1e-9)
+        if progress < 0.5:
             return "QUEUED" if (self.config.revision == 2 and job.api == "v2") else "PENDING"
-        if time.monotonic() < job.ready_at:
+        if progress < 1:
             return "RUNNING" if job.api == "v2" else "PENDING"
         if job.api == "v2":
             return "FAILED" if job.failure else "COMPLETED"
@@ -289,7 +296,7 @@ class LlamaParseApp:
 
     async def v2_get(self, request: Request) -> Response:
         self._admit(request)
-        job = self._job(request.path_params["job_id"])
+        job = self._job(request.path_params["job_id"], read=True)
         expand = {
             part.strip() for value in request.query_params.getlist("expand") for part in value.split(",")
         }
@@ -356,7 +363,7 @@ class LlamaParseApp:
 
     async def v1_status(self, request: Request) -> Response:
         self._admit(request)
-        job = self._job(request.path_params["job_id"])
+        job = self._job(request.path_params["job_id"], read=True)
         status = self._state(job)
         failed = status == "ERROR" and job.failure is not None
         body: dict[str, Any] = {

@@ -1,0 +1,162 @@
+"""Server-made ids to stable placeholders, per cassette, so that re-recording an unchanged API
+rewrites nothing.
+
+A recording learns the ids its answers introduce (UUIDs anywhere, and random values of ``id`` /
+``*_id`` keys such as ``chatcmpl-…``; inside JWT claims too) and gives each, in order of first
+appearance, a placeholder of the same shape: ``00000000-0000-4000-8000-000000000001``,
+``chatcmpl-000000000000000000000002``. Every later request and answer of the cassette is
+rewritten with them, so the requests that echo an id (``GET /jobs/<id>``) still match in replay,
+where the client only ever sees the placeholders. Same rules for sandbox and live traffic.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import threading
+from typing import Any
+
+from contracttape.bodies import parse_json, sse_events
+from contracttape.model import RecordedRequest, RecordedResponse
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# an id under an id key: an optional alphabetic prefix, then a random-looking tail
+_PREFIXED = re.compile(r"(?P<prefix>[A-Za-z]{1,24}[-_])?(?P<tail>[A-Za-z0-9]{8,64})")
+_PLACEHOLDER = re.compile(r"0{8}-0{4}-4000-8000-\d{12}|[A-Za-z]{1,24}[-_]0*\d+")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.(eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_.-]*")
+
+
+def _is_id_key(key: str | None) -> bool:
+    return key is not None and (key == "id" or key.endswith(("_id", "Id")))
+
+
+def _random_tail(tail: str) -> bool:
+    """Made by a machine: digits and letters mixed (not a word, not a number)."""
+    return any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail)
+
+
+def _b64url_decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwt_claims(segment: str) -> Any:
+    """A JWT payload segment, decoded (None when it is not base64url JSON)."""
+    try:
+        return json.loads(_b64url_decode(segment))
+    except (ValueError, binascii.Error):
+        return None
+
+
+class IdMap:
+    def __init__(self) -> None:
+        self._placeholders: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._placeholders)
+
+    # -- learning ------------------------------------------------------------------------------
+
+    def learn(self, response: RecordedResponse) -> None:
+        """Take note of the ids an answer introduces."""
+        ok, parsed = parse_json(response.body) if response.body[:1] in (b"{", b"[") else (False, None)
+        documents = [parsed] if ok else [e for e in sse_events(response.body) if e is not None]
+        for document in documents:
+            self._walk(document, None)
+
+    def _walk(self, value: Any, key: str | None) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self._walk(v, str(k))
+        elif isinstance(value, list):
+            for v in value:
+                self._walk(v, key)
+        elif isinstance(value, str):
+            self._value(value, key)
+
+    def _value(self, value: str, key: str | None) -> None:
+        if _UUID.fullmatch(value):
+            self._add(value)
+            return
+        jwt = _JWT.fullmatch(value)
+        if jwt:
+            claims = jwt_claims(jwt.group(1))
+            if claims is not None:
+                self._walk(claims, None)
+            return
+        found = _PREFIXED.fullmatch(value)
+        if _is_id_key(key) and found and _random_tail(found.group("tail")):
+            self._add(value)
+
+    def _add(self, value: str) -> None:
+        if _PLACEHOLDER.fullmatch(value):
+            return
+        with self._lock:
+            if value in self._placeholders:
+                return
+            n = len(self._placeholders) + 1
+            if _UUID.fullmatch(value):
+                self._placeholders[value] = f"00000000-0000-4000-8000-{n:012d}"
+            else:
+                found = _PREFIXED.fullmatch(value)
+                assert found is not None
+                prefix, tail = found.group("prefix") or "", found.group("tail")
+                self._placeholders[value] = f"{prefix}{n:0{len(tail)}d}"
+
+    # -- rewriting -------------------------------------------------------------------------------
+
+    def text(self, text: str) -> str:
+        if not self._placeholders:
+            return text
+        text = _JWT.sub(self._jwt, text)
+        for real, placeholder in sorted(self._placeholders.items(), key=lambda kv: -len(kv[0])):
+            if real in text:
+                text = text.replace(real, placeholder)
+        return text
+
+    def _jwt(self, match: re.Match[str]) -> str:
+        token = match.group(0)
+        claims = jwt_claims(match.group(1))
+        if not isinstance(claims, dict):
+            return token
+        rewritten = json.loads(self.text(json.dumps(claims)))
+        if rewritten == claims:
+            return token
+        header, _, signature = token.split(".")
+        payload = _b64url_encode(json.dumps(rewritten, separators=(",", ":"), sort_keys=True).encode())
+        return f"{header}.{payload}.{signature}"
+
+    def _bytes(self, body: bytes) -> bytes:
+        if not self._placeholders or not body:
+            return body
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body  # binary: ids are text
+        rewritten = self.text(text)
+        return body if rewritten == text else rewritten.encode("utf-8")
+
+    def request(self, request: RecordedRequest) -> RecordedRequest:
+        if not self._placeholders:
+            return request
+        return request.with_(
+            uri=self.text(request.uri),
+            headers=tuple((n, self.text(v)) for n, v in request.headers),
+            body=self._bytes(request.body),
+        )
+
+    def response(self, response: RecordedResponse) -> RecordedResponse:
+        if not self._placeholders:
+            return response
+        body = self._bytes(response.body)
+        headers = tuple(
+            (n, str(len(body)) if n.lower() == "content-length" else self.text(v))
+            for n, v in response.headers
+        )
+        return response.with_(headers=headers, body=body)
