@@ -35,7 +35,7 @@ contracts: $(STAMP)  ## infer contracts from cassettes, check every response, ex
 	$(CT) contracts check
 	$(CT) contracts openapi
 
-sandbox: $(STAMP)  ## run the local OpenAI + LlamaParse sandbox until Ctrl-C: make sandbox [REVISION=2]
+sandbox: $(STAMP)  ## run the local Supabase + OpenAI + LlamaParse sandbox until Ctrl-C: make sandbox [REVISION=2]
 	$(CT) sandbox up --revision $(or $(REVISION),1)
 
 scan: $(STAMP)

@@ -24,6 +24,7 @@ from contracttape.errors import (
     UnusedInteractions,
 )
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
+from contracttape.pdf import make_pdf
 from contracttape.redact import Redactor
 from contracttape.secret_rules import SecretPattern
 from contracttape.services.profile import Catalogue, Endpoint, LiveVariable, Route, ServiceProfile
@@ -62,4 +63,5 @@ __all__ = [
     "Target",
     "UnusedInteractions",
     "__version__",
+    "make_pdf",
 ]

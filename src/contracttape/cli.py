@@ -115,6 +115,8 @@ def record(
     if plan:
         sys.exit(_plan(budget_usd, pytest_args))
     args = [*_suite(pytest_args), f"--record-mode={mode}", f"--target={target}"]
+    if not any(a.startswith(("-q", "--quiet", "-v", "--verbose")) for a in pytest_args):
+        args.append("-v")  # the spend meter: what each test cost, and the run so far
     if monthly_cap is not None:
         args.append(f"--monthly-cap={monthly_cap}")
     if budget_usd is not None:
@@ -201,6 +203,17 @@ def _chaos_option(ctx: click.Context, param: click.Parameter, value: str | None)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
     return value
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+def init_command(directory: Path) -> None:
+    """Set contracttape up in an existing project: [tool.contracttape], .gitignore lines, an
+    example conftest.py and two GitHub workflows. Adds what is missing, changes nothing else."""
+    from contracttape.init_project import init
+
+    for step in init(directory.resolve()):
+        click.echo(f"{step.done:>14}  {step.path}")
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -475,7 +488,7 @@ def contracts_openapi(out: Path | None) -> None:
 
 @main.group()
 def sandbox() -> None:
-    """The local sandbox: OpenAI and LlamaParse stand-ins on loopback."""
+    """The local sandbox: Supabase, OpenAI and LlamaParse stand-ins on loopback."""
 
 
 @sandbox.command("up")

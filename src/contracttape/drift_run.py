@@ -99,6 +99,7 @@ def run_drift(
                 f"--target={target}",
                 f"--cassette-dir={scratch}",
                 "--no-contract-validation",
+                "-v",  # a line per test with what it cost and the run's spend so far
                 "-p",
                 "no:cacheprovider",
             ]
