@@ -25,6 +25,12 @@ create policy "own avatar folder" on storage.objects for all to authenticated
   using (bucket_id = 'avatars' and (storage.foldername(name))[1] = auth.uid()::text)
   with check (bucket_id = 'avatars' and (storage.foldername(name))[1] = auth.uid()::text);
 """
+EDGE = """
+async def shout(body, claims, project):
+    return {"shout": body["text"].upper(), "user": claims.get("sub")}
+
+FUNCTIONS = {"shout": shout}
+"""
 SEED = "insert into public.plans (name, price) values ('free', 0), ('pro', 20);\n"
 TEST = """
 import pytest
@@ -51,6 +57,8 @@ def test_my_schema(contracttape_env):
     avatars.upload(f"{user.id}/me.png", b"png bytes", {"content-type": "image/png"})
     with pytest.raises(StorageApiError):
         avatars.upload("someone-else/me.png", b"png bytes", {"content-type": "image/png"})
+    shouted = client.functions.invoke("shout", {"body": {"text": "hi"}})  # the project's own function
+    assert b'"shout":"HI"' in shouted.replace(b" ", b"")
     with pytest.raises(APIError) as info:  # the built-in pipeline schema is not there
         client.table("documents").select("*").execute()
     assert info.value.code == "PGRST205"
@@ -60,8 +68,10 @@ def test_my_schema(contracttape_env):
 def project(pytester: pytest.Pytester, migration: str = MIGRATION) -> None:
     (pytester.path / "tox.ini").unlink(missing_ok=True)
     pytester.makepyprojecttoml(
-        '[tool.pytest.ini_options]\naddopts = "-p no:recording"\n\n[tool.contracttape]\n'
+        '[tool.pytest.ini_options]\naddopts = "-p no:recording"\n\n[tool.contracttape]\n\n'
+        '[tool.contracttape.sandbox]\nfunctions = "edge:FUNCTIONS"\n'
     )
+    pytester.makepyfile(edge=EDGE)
     migrations = pytester.path / "supabase" / "migrations"
     migrations.mkdir(parents=True)
     (migrations / "20260101000000_notes.sql").write_text(migration)
