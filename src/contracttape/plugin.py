@@ -59,6 +59,7 @@ class PluginState:
     fault_log: FaultLog = field(default_factory=FaultLog)
     fault_record: Path | None = None
     spent: float = 0.0  # what this run's recordings cost so far (the -v spend meter)
+    uncovered_mocks: set[str] = field(default_factory=set)  # mocked requests no contract covers
 
     @property
     def target(self) -> Target:
@@ -90,8 +91,10 @@ class PluginState:
 STATE = pytest.StashKey[PluginState]()
 SESSION = pytest.StashKey[TapeSession]()
 REPORTED = pytest.StashKey[set[str]]()
+MOCKS = pytest.StashKey[Any]()
 FAULTS_PROPERTY = "contracttape_faults"
 COST_PROPERTY = "contracttape_cost"
+UNCOVERED_PROPERTY = "contracttape_uncovered_mocks"
 SESSION_PROPERTY = "contracttape_session"
 
 
@@ -418,6 +421,20 @@ def tape(_contracttape_cassette: TapeSession | None) -> TapeSession:
 
 
 @pytest.fixture
+def contracttape_mocks(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Contract-checked mocks for unit tests (``contracttape.mocks``): respx routes whose every
+    response is checked against the committed contract of its endpoint."""
+    from contracttape.mocks import ContractMocks  # respx: imported when a test asks for mocks
+
+    state = request.config.stash[STATE]
+    mocks = ContractMocks(state.contracts, state.run.catalogue, state.cassette_dir, where=request.node.nodeid)
+    request.node.stash[MOCKS] = mocks
+    yield mocks
+    if mocks.uncovered:
+        request.node.user_properties.append((UNCOVERED_PROPERTY, sorted(set(mocks.uncovered))))
+
+
+@pytest.fixture
 def contracttape_faults(_contracttape_cassette: TapeSession | None) -> FaultPlan:
     """The test's fault plan, for faults decided inside the test (requesting it turns
     record/replay on): ``contracttape_faults.add(Fault(503, service="supabase", first=1))``;
@@ -451,9 +468,11 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         _attach_faults(item, session)
         if session is not None and _failed(session):
             _raise_new_problems(item, session, cause=exc)
+        _raise_mock_violation(item, cause=exc)
         raise
     session = item.stash.get(SESSION, None)
     _attach_faults(item, session)
+    _raise_mock_violation(item)
     if session is not None and _failed(session):
         _raise_new_problems(item, session)
     return result
@@ -473,6 +492,14 @@ def pytest_runtest_makereport(
             "(the traceback through the client library is hidden: --tb=long shows it)"
         )
     return report
+
+
+def _raise_mock_violation(item: pytest.Item, cause: BaseException | None = None) -> None:
+    """A mock that broke its contract fails the test with the violation, even when the SDK
+    wrapped it (openai turns a transport's exception into APIConnectionError)."""
+    mocks = item.stash.get(MOCKS, None)
+    if mocks is not None and mocks.violations and cause is not mocks.violations[0]:
+        raise mocks.violations[0] from cause
 
 
 def _attach_faults(item: pytest.Item, session: TapeSession | None) -> None:
@@ -520,6 +547,9 @@ class _Reports:
         cost = properties.get(COST_PROPERTY)
         if report.when == "call" and isinstance(cost, int | float):
             self.state.spent += float(cost)
+        uncovered = properties.get(UNCOVERED_PROPERTY)
+        if report.when == "teardown" and isinstance(uncovered, list):
+            self.state.uncovered_mocks.update(uncovered)
         figures = properties.get(SESSION_PROPERTY)
         if report.when == "teardown" and isinstance(figures, dict):
             self.state.replayed += int(figures.get("replayed", 0))
@@ -540,14 +570,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"contracttape: no spend summary: {exc}", red=True)
         entries = []
     fault_lines = state.fault_log.summary(state.chaos.describe() if state.chaos else None)
-    if not (
-        state.replayed
-        or state.recorded
-        or state.written
-        or state.network_incidents.blocked
-        or entries
-        or fault_lines
-    ):
+    activity = (state.replayed, state.recorded, state.written, state.network_incidents.blocked, entries)
+    if not any(activity) and not fault_lines and not state.uncovered_mocks:
         return
     terminalreporter.write_sep("-", "contracttape")
     terminalreporter.write_line(
@@ -564,5 +588,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(line)
     for line in fault_lines:
         terminalreporter.write_line(line)
+    if state.uncovered_mocks:
+        terminalreporter.write_line(
+            f"mocked with no contract to check them against ({len(state.uncovered_mocks)}): "
+            + ", ".join(sorted(state.uncovered_mocks)[:10])
+        )
     if state.fault_record is not None:
         terminalreporter.write_line(f"faults of this run: {state.fault_record}")
