@@ -36,8 +36,10 @@ from contracttape.bodies import decode_body, parse_json
 from contracttape.cassettes import CassetteCache
 from contracttape.contracts.book import ContractBook, Violation
 from contracttape.errors import ConfigError, ContractViolation
+from contracttape.faults.answers import status_answer
+from contracttape.faults.spec import Fault
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
-from contracttape.services.profile import Catalogue, generic_fault_answer
+from contracttape.services.profile import Catalogue
 
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _DROPPED = {"content-length", "content-encoding", "transfer-encoding"}
@@ -195,11 +197,8 @@ class ContractMocks:
 
     def error(self, method: str, url: str, status: int, retry_after: float | None = None) -> httpx.Response:
         """The service's own error answer for ``status`` (what fault injection serves)."""
-        request = RecordedRequest(method.upper(), url)
-        host = httpx.URL(url).host
-        profile = next((p for p in self.catalogue.profiles if p.serves(host)), None)
-        make = profile.fault_answer if profile and profile.fault_answer else generic_fault_answer
-        answer = make(request, status, retry_after)
+        fault = Fault(status, retry_after=retry_after).checked()
+        answer = status_answer(self.catalogue, RecordedRequest(method.upper(), url), fault)
         return httpx.Response(answer.status, headers=list(answer.headers), content=answer.body)
 
 
