@@ -250,3 +250,43 @@ def test_rpc_with_get(owner: tuple[Client, dict[str, Any], dict[str, Any]]) -> N
         client.rpc("match_chunks", {"query_embedding": literal, "match_count": 1}, get=True).execute().data
     )
     assert [r["content"] for r in found] == ["chunk two of three"]
+
+
+MALFORMED = [
+    "or=(",
+    "or=()",
+    "or=(idx.eq.1",
+    "or=(and(",
+    "or=(and())",
+    "or=(idx)",
+    "or=(idx.eq)",
+    "or=(nosuch.eq.1)",
+    "not.or=x",
+    "select=*,chunks(",
+    "select=chunks(*))",
+    "select=*,chunks(nosuch)",
+    "select=a:b:c",
+    "idx=fts(english.x",
+    "idx=fts(bad lang).x",
+    "content=fts(nosuchconfig).x",
+    "idx=cs.{1",
+    "idx=ov.notarray",
+]
+
+
+@pytest.mark.parametrize("query", MALFORMED)
+def test_malformed_features_get_postgrest_errors_never_a_500(
+    sandbox: Sandbox, owner: tuple[Client, dict[str, Any], dict[str, Any]], query: str
+) -> None:
+    answer = rest(sandbox, owner[0], "GET", f"chunks?{query}")
+    assert 400 <= answer.status_code < 500, answer.text
+    assert set(answer.json()) == {"code", "details", "hint", "message"}
+
+
+@pytest.mark.parametrize("value", ["abc", "5-2", "-", "0-99999999999999999999"])
+def test_a_bad_range_header_is_416(
+    sandbox: Sandbox, owner: tuple[Client, dict[str, Any], dict[str, Any]], value: str
+) -> None:
+    answer = rest(sandbox, owner[0], "GET", "chunks?select=idx", range=value)
+    assert answer.status_code == 416
+    assert answer.json()["code"] == "PGRST103"
