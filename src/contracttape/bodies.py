@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from contracttape.model import Headers, RecordedRequest, header_value
+from contracttape.model import Headers, RecordedRequest, RecordedResponse, header_value
 
 # -- media types and JSON ------------------------------------------------------------------------
 
@@ -66,6 +66,18 @@ def decode_body(body: bytes, headers: Headers) -> bytes:
     """
     decoded = decoded_or_none(body, headers)
     return body if decoded is None else decoded
+
+
+# headers that describe how a body travelled, not what it is: wrong once the body is decoded
+FRAMING_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+
+
+def decoded(response: RecordedResponse) -> RecordedResponse:
+    """The answer with its body decoded, without the headers of its old encoding and length."""
+    return response.with_(
+        body=decode_body(response.body, response.headers),
+        headers=tuple((k, v) for k, v in response.headers if k.lower() not in FRAMING_HEADERS),
+    )
 
 
 def decoded_or_none(body: bytes, headers: Headers) -> bytes | None:

@@ -11,7 +11,6 @@ where the client only ever sees the placeholders. Same rules for sandbox and liv
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
@@ -20,6 +19,7 @@ from typing import Any
 
 from contracttape.bodies import parse_json, sse_events
 from contracttape.model import RecordedRequest, RecordedResponse
+from contracttape.redact import b64url_decode, jwt_segment
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # an id under an id key: an optional alphabetic prefix, then a random-looking tail
@@ -37,18 +37,10 @@ def _random_tail(tail: str) -> bool:
     return any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail)
 
 
-def _b64url_decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def _b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def jwt_claims(segment: str) -> Any:
     """A JWT payload segment, decoded (None when it is not base64url JSON)."""
     try:
-        return json.loads(_b64url_decode(segment))
+        return json.loads(b64url_decode(segment))
     except (ValueError, binascii.Error):
         return None
 
@@ -129,8 +121,7 @@ class IdMap:
         if rewritten == claims:
             return token
         header, _, signature = token.split(".")
-        payload = _b64url_encode(json.dumps(rewritten, separators=(",", ":"), sort_keys=True).encode())
-        return f"{header}.{payload}.{signature}"
+        return f"{header}.{jwt_segment(rewritten)}.{signature}"
 
     def _bytes(self, body: bytes) -> bytes:
         if not self._placeholders or not body:

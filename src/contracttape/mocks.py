@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import respx
 
-from contracttape.bodies import decode_body, parse_json
+from contracttape.bodies import FRAMING_HEADERS, decoded, parse_json
 from contracttape.cassettes import CassetteCache
 from contracttape.contracts.book import ContractBook, Violation
 from contracttape.errors import ConfigError, ContractViolation
@@ -42,7 +42,6 @@ from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.services.profile import Catalogue
 
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-_DROPPED = {"content-length", "content-encoding", "transfer-encoding"}
 
 
 class CheckedRouter(respx.MockRouter):
@@ -112,7 +111,9 @@ class ContractMocks:
             )
             return httpx2.Response(
                 response.status_code,
-                headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED],
+                headers=[
+                    (k, v) for k, v in response.headers.multi_items() if k.lower() not in FRAMING_HEADERS
+                ],
                 content=response.content,
             )
 
@@ -157,7 +158,8 @@ class ContractMocks:
         root), or the latest recorded sample of ``endpoint`` (``"openai POST /v1/embeddings"``),
         with ``overrides`` (``{"data[0].embedding": [...]}``) applied to its JSON body."""
         found = self._find(cassette, index, endpoint)
-        body = decode_body(found.response.body, found.response.headers)
+        answer = decoded(found.response)
+        body = answer.body
         if overrides:
             ok, parsed = parse_json(body)
             if not ok:
@@ -167,8 +169,7 @@ class ContractMocks:
             for path, value in overrides.items():
                 parsed = _set(parsed, path, value)
             body = json.dumps(parsed).encode()
-        headers = [(k, v) for k, v in found.response.headers if k.lower() not in _DROPPED]
-        return httpx.Response(found.response.status, headers=headers, content=body)
+        return httpx.Response(answer.status, headers=list(answer.headers), content=body)
 
     def _find(self, cassette: str | Path | None, index: int | None, endpoint: str | None) -> Interaction:
         if cassette is not None:

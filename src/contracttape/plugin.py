@@ -465,13 +465,13 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         result = yield
     except BaseException as exc:
         session = item.stash.get(SESSION, None)
-        _attach_faults(item, session)
+        _attach_properties(item, session)
         if session is not None and _failed(session):
             _raise_new_problems(item, session, cause=exc)
         _raise_mock_violation(item, cause=exc)
         raise
     session = item.stash.get(SESSION, None)
-    _attach_faults(item, session)
+    _attach_properties(item, session)
     _raise_mock_violation(item)
     if session is not None and _failed(session):
         _raise_new_problems(item, session)
@@ -502,7 +502,7 @@ def _raise_mock_violation(item: pytest.Item, cause: BaseException | None = None)
         raise mocks.violations[0] from cause
 
 
-def _attach_faults(item: pytest.Item, session: TapeSession | None) -> None:
+def _attach_properties(item: pytest.Item, session: TapeSession | None) -> None:
     """The faults served, and what the test's recordings cost, travel with its report (to the
     xdist controller too)."""
     if session is None:

@@ -51,11 +51,14 @@ PINNED_EXP = 4102444800
 _TIME_CLAIMS = {"iat": PINNED_IAT, "nbf": PINNED_IAT, "auth_time": PINNED_IAT, "exp": PINNED_EXP}
 
 
-def _b64url_decode(segment: str) -> bytes:
+def b64url_decode(segment: str) -> bytes:
+    """A JWT segment's bytes (base64url, padding restored)."""
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-def _b64url_encode(data: bytes) -> str:
+def jwt_segment(obj: Any) -> str:
+    """A JWT header or payload as written back: compact, sorted JSON, base64url without padding."""
+    data = json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
@@ -72,8 +75,8 @@ def neutralise_jwt(
     if len(parts) != 3:
         return placeholder("jwt")
     try:
-        header = json.loads(_b64url_decode(parts[0]))
-        payload = json.loads(_b64url_decode(parts[1]))
+        header = json.loads(b64url_decode(parts[0]))
+        payload = json.loads(b64url_decode(parts[1]))
     except (ValueError, binascii.Error):
         return placeholder("jwt")
     if not isinstance(header, dict) or not isinstance(payload, dict):
@@ -93,10 +96,7 @@ def neutralise_jwt(
     signature = REDACTED_SIGNATURE if parts[2] else ""  # an unsigned token (alg "none") stays so
     if payload == original:
         return f"{parts[0]}.{parts[1]}.{signature}"
-    encoded = [
-        _b64url_encode(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode())
-        for obj in (header, payload)
-    ]
+    encoded = [jwt_segment(obj) for obj in (header, payload)]
     return f"{encoded[0]}.{encoded[1]}.{signature}"
 
 

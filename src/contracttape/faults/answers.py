@@ -9,9 +9,7 @@ raises them as the calling library's own exceptions (``transport``).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from contracttape.bodies import decode_body, media_type
+from contracttape.bodies import decoded, media_type
 from contracttape.faults.spec import Fault
 from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.services.profile import Catalogue, generic_fault_answer, reason_phrase
@@ -24,24 +22,14 @@ _MALFORMED = b"<!DOCTYPE html><html><body><h1>Service temporarily unavailable</h
 
 def status_answer(catalogue: Catalogue, request: RecordedRequest, fault: Fault) -> RecordedResponse:
     assert isinstance(fault.kind, int)
-    host = (urlsplit(request.uri).hostname or "").lower()
-    profile = next((p for p in catalogue.profiles if p.serves(host)), None)
+    profile = catalogue.serving(request)
     make = profile.fault_answer if profile and profile.fault_answer else generic_fault_answer
     return make(request, fault.kind, fault.retry_after)
 
 
-def _plain(response: RecordedResponse) -> RecordedResponse:
-    """The answer decoded, without the headers that describe its old encoding and length."""
-    body = decode_body(response.body, response.headers)
-    dropped = {"content-length", "content-encoding", "transfer-encoding"}
-    return response.with_(
-        body=body, headers=tuple((k, v) for k, v in response.headers if k.lower() not in dropped)
-    )
-
-
 def truncated(recorded: RecordedResponse | None) -> RecordedResponse:
     base = (
-        _plain(recorded)
+        decoded(recorded)
         if recorded is not None and recorded.body
         else _stand_in(_STAND_IN_JSON, "application/json")
     )
@@ -49,7 +37,7 @@ def truncated(recorded: RecordedResponse | None) -> RecordedResponse:
 
 
 def malformed(recorded: RecordedResponse | None) -> RecordedResponse:
-    base = _plain(recorded) if recorded is not None else _stand_in(b"", "application/json")
+    base = decoded(recorded) if recorded is not None else _stand_in(b"", "application/json")
     headers = tuple((k, v) for k, v in base.headers if k.lower() != "content-type")
     return base.with_(headers=(("content-type", "application/json"), *headers), body=_MALFORMED)
 
@@ -57,7 +45,7 @@ def malformed(recorded: RecordedResponse | None) -> RecordedResponse:
 def stream_cut(recorded: RecordedResponse | None) -> RecordedResponse:
     """The events before the middle of the stream, then half of the next one; no end marker."""
     if recorded is not None and media_type(recorded.headers) == "text/event-stream":
-        base = _plain(recorded)
+        base = decoded(recorded)
     else:
         base = _stand_in(_STAND_IN_STREAM, "text/event-stream")
     events = [e for e in base.body.split(b"\n\n") if e.strip() and b"[DONE]" not in e]

@@ -28,7 +28,7 @@ class Chaos:
     """``--chaos SEED[:RATE]``: each request to a known service fails with probability RATE."""
 
     seed: int
-    rate: float = 0.1  # DEFAULT_CHAOS_RATE
+    rate: float = DEFAULT_CHAOS_RATE
 
     @classmethod
     def parse(cls, text: str) -> Chaos:

@@ -185,15 +185,17 @@ class Catalogue:
     def profile(self, name: str) -> ServiceProfile | None:
         return self._profiles.get(name)
 
+    def serving(self, request: RecordedRequest) -> ServiceProfile | None:
+        """The profile whose hosts include the request's host (the first registered wins)."""
+        host = (urlsplit(request.uri).hostname or "").lower()
+        return next((p for p in self._profiles.values() if p.serves(host)), None)
+
     def endpoint(
         self, request: RecordedRequest, status: int, response: RecordedResponse | None = None
     ) -> Endpoint | None:
         """The endpoint of a request (and, for an error answer, of its error code)."""
-        host = (urlsplit(request.uri).hostname or "").lower()
-        for profile in self._profiles.values():
-            if profile.serves(host):
-                return profile.endpoint(request, status, response)
-        return None
+        profile = self.serving(request)
+        return profile.endpoint(request, status, response) if profile else None
 
     # -- what the core reads: unions over every profile (an SDK is not tied to one host) ----------
 

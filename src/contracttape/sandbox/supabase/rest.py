@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -154,6 +155,28 @@ def _prefer(request: Request) -> dict[str, str]:
     return found
 
 
+@dataclass(frozen=True)
+class SelectItem:
+    """One entry of ``select=``: a column (or ``*``), or an embedded resource and its own list."""
+
+    name: str
+    alias: str = ""
+    embedded: str | None = None  # the embedded resource's select list
+    inner: bool = False  # ``rel!inner(...)``
+
+
+def select_items(raw: str) -> list[SelectItem]:
+    items = []
+    for item in split_top(raw):
+        alias, _, rest = item.partition(":") if _ALIAS.match(item) else ("", "", item)
+        found = _EMBED.fullmatch(rest)
+        if found:
+            items.append(SelectItem(found.group(1), alias, found.group(3), found.group(2) == "inner"))
+        else:
+            items.append(SelectItem(rest, alias))
+    return items
+
+
 def split_top(raw: str) -> list[str]:
     """Split at the commas outside parentheses and double quotes: ``a,b(c,d),"e,f"``."""
     parts, depth, quoted, current = [], 0, False, ""
@@ -199,60 +222,47 @@ class RestService:
         if raw is None or raw.strip() in ("", "*"):
             return sql.SQL("{}.*").format(sql.Identifier(table))
         items: list[sql.Composable] = []
-        for item in split_top(raw):
-            alias, _, rest = item.partition(":") if _ALIAS.match(item) else ("", "", item)
-            embedded = _EMBED.fullmatch(rest)
-            if embedded:
-                relation, _hint, inner = embedded.group(1), embedded.group(2), embedded.group(3)
-                items.append(
-                    sql.SQL("{} as {}").format(
-                        self._embed(table, relation, inner), sql.Identifier(alias or relation)
-                    )
-                )
-            elif rest == "*":
+        for item in select_items(raw):
+            if item.embedded is not None:
+                embedded = self._embed(table, item.name, item.embedded)
+                items.append(sql.SQL("{} as {}").format(embedded, sql.Identifier(item.alias or item.name)))
+            elif item.name == "*":
                 items.append(sql.SQL("{}.*").format(sql.Identifier(table)))
             else:
-                column = sql.SQL("{}.{}").format(sql.Identifier(table), self.catalogue.column(table, rest))
-                items.append(sql.SQL("{} as {}").format(column, sql.Identifier(alias)) if alias else column)
+                column = sql.SQL("{}.{}").format(
+                    sql.Identifier(table), self.catalogue.column(table, item.name)
+                )
+                items.append(
+                    sql.SQL("{} as {}").format(column, sql.Identifier(item.alias)) if item.alias else column
+                )
         return sql.SQL(", ").join(items)
 
-    def _embed(self, table: str, relation: str, inner: str) -> sql.Composable:
+    def _link(self, table: str, relation: str) -> tuple[str, sql.Composable]:
+        """How a row of ``relation`` belongs to a row of ``table``: ("many" or "one", the condition)."""
         kind, fk, key = self.catalogue.relationship(table, relation)
-        fields = self._select_list(relation, inner or "*")
-        if kind == "many":  # relation rows that point at this row
-            match = sql.SQL("{}.{} = {}.{}").format(
-                sql.Identifier(relation), sql.Identifier(fk), sql.Identifier(table), sql.Identifier(key)
-            )
-            return sql.SQL(
-                "(select coalesce(json_agg(_e), '[]'::json) from (select {} from {} where {}) _e)"
-            ).format(fields, sql.Identifier("public", relation), match)
-        match = sql.SQL("{}.{} = {}.{}").format(
-            sql.Identifier(relation), sql.Identifier(key), sql.Identifier(table), sql.Identifier(fk)
+        near, far = (fk, key) if kind == "many" else (key, fk)
+        condition = sql.SQL("{}.{} = {}.{}").format(
+            sql.Identifier(relation), sql.Identifier(near), sql.Identifier(table), sql.Identifier(far)
         )
-        return sql.SQL("(select row_to_json(_e) from (select {} from {} where {}) _e)").format(
-            fields, sql.Identifier("public", relation), match
+        return kind, condition
+
+    def _embed(self, table: str, relation: str, inner: str) -> sql.Composable:
+        kind, condition = self._link(table, relation)
+        fields = self._select_list(relation, inner or "*")
+        shape = "coalesce(json_agg(_e), '[]'::json)" if kind == "many" else "row_to_json(_e)"
+        return sql.SQL("(select " + shape + " from (select {} from {} where {}) _e)").format(
+            fields, sql.Identifier("public", relation), condition
         )
 
     def _inner_joins(self, table: str, raw: str | None) -> list[sql.Composable]:
         """``rel!inner(...)``: only rows that have a match in the embedded resource."""
-        clauses: list[sql.Composable] = []
-        for item in split_top(raw or ""):
-            rest = item.partition(":")[2] if _ALIAS.match(item) else item
-            embedded = _EMBED.fullmatch(rest)
-            if embedded and embedded.group(2) == "inner":
-                relation = embedded.group(1)
-                kind, fk, key = self.catalogue.relationship(table, relation)
-                near, far = (fk, key) if kind == "many" else (key, fk)
-                clauses.append(
-                    sql.SQL("exists (select 1 from {} where {}.{} = {}.{})").format(
-                        sql.Identifier("public", relation),
-                        sql.Identifier(relation),
-                        sql.Identifier(near),
-                        sql.Identifier(table),
-                        sql.Identifier(far),
-                    )
-                )
-        return clauses
+        return [
+            sql.SQL("exists (select 1 from {} where {})").format(
+                sql.Identifier("public", item.name), self._link(table, item.name)[1]
+            )
+            for item in select_items(raw or "")
+            if item.inner
+        ]
 
     def _where(self, table: str, request: Request) -> tuple[sql.Composable, list[Any]]:
         clauses: list[sql.Composable] = list(self._inner_joins(table, request.query_params.get("select")))
