@@ -34,6 +34,7 @@ class Engine(Protocol):
     def index(self) -> Sized: ...
     @property
     def replaying(self) -> bool: ...
+    def passes_through(self, uri: str) -> bool: ...
     def prepare(self, request: RecordedRequest) -> Any: ...
     def can_play(self, shape: Any) -> bool: ...
     def before_send(self, prepared: Any) -> Any: ...
@@ -118,7 +119,8 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         return self.session.replaying
 
     def filter_request(self, request: Any) -> Any:
-        return request
+        # None tells vcrpy's stubs "not the cassette's business": sent as it is, even in replay
+        return None if self.session.passes_through(str(request.uri)) else request
 
     def _fault(self, request: Any) -> Any:
         """The fault this request gets, decided once (stubs may ask twice about one request)."""
@@ -133,6 +135,8 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         return decided
 
     def can_play_response_for(self, request: Any) -> bool:
+        if self.session.passes_through(str(request.uri)):
+            return False  # the app under test: sent to it untouched, never recorded
         prepared = self._prepared(request)
         fault = self._fault(request)
         if fault is not None and fault.replaces:
@@ -167,6 +171,8 @@ class SessionCassette(Cassette):  # type: ignore[misc]
         return to_vcr_response(response)
 
     def append(self, request: Any, response: dict[str, Any]) -> None:
+        if self.session.passes_through(str(request.uri)):
+            return
         reservation = getattr(request, "_contracttape_reservation", None)
         assert not isinstance(reservation, ContractTapeError), "a refused request was sent"
         self.session.record(self._prepared(request), to_recorded_response(response), reservation)

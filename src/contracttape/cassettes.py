@@ -16,7 +16,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -326,6 +326,26 @@ def lock_for(path: Path) -> FileLock:
     return FileLock(str(lock_dir / f"{digest}.lock"), timeout=120)
 
 
+def same_traffic(old: Sequence[Interaction], new: Sequence[Interaction]) -> bool:
+    """The same interactions, in the same order for each request; different requests may come in
+    any order (concurrent requests finish in any order, and replay matches each request on its
+    own): so a re-record of an unchanged concurrent flow rewrites nothing. The cost notes
+    (``extra``: units such as bytes on the wire, before normalisation) are not compared: they
+    follow from the traffic, except for what normalisation hides (a timestamp's digits)."""
+    if len(old) != len(new):
+        return False
+
+    def key(interaction: Interaction) -> tuple[str, str, str, bytes]:
+        request = interaction.request
+        return (request.method, request.uri, repr(request.headers), request.body)
+
+    def seen(interactions: Sequence[Interaction]) -> list[tuple[object, ...]]:
+        ordered = sorted(interactions, key=key)  # stable: each request keeps its own order
+        return [(i.request, i.response, i.cost_usd) for i in ordered]
+
+    return seen(old) == seen(new)
+
+
 def update(
     path: Path,
     build: Callable[[CassetteFile | None], tuple[list[Interaction], Mapping[str, Any]] | None],
@@ -343,7 +363,7 @@ def update(
         if result is None:
             return False
         interactions, meta = result
-        if current is not None and list(current.interactions) == interactions:
+        if current is not None and same_traffic(current.interactions, interactions):
             return False
         write_atomic(path, dumps(interactions, meta), locked=True)
         return True

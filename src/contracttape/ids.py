@@ -2,16 +2,21 @@
 rewrites nothing.
 
 A recording learns the ids its answers introduce (UUIDs anywhere, and random values of ``id`` /
-``*_id`` keys such as ``chatcmpl-…``; inside JWT claims too) and gives each, in order of first
-appearance, a placeholder of the same shape: ``00000000-0000-4000-8000-000000000001``,
-``chatcmpl-000000000000000000000002``. Every later request and answer of the cassette is
-rewritten with them, so the requests that echo an id (``GET /jobs/<id>``) still match in replay,
-where the client only ever sees the placeholders. Same rules for sandbox and live traffic.
+``*_id`` keys such as ``chatcmpl-…``; inside JWT claims too) and gives each a placeholder of the
+same shape: ``00000000-0000-4000-8000-<12 hex>``, ``chatcmpl-<digits>``. A placeholder is named
+after where the id first appeared: the request that was answered with it (its normalised form,
+which holds only placeholders itself), how many times that request had been answered before, and
+the id's place in the answer. Not the order of the recording: so concurrent requests, which
+finish in any order, still get the same placeholders run after run. Every later request and
+answer of the cassette is rewritten with them, so the requests that echo an id
+(``GET /jobs/<id>``) still match in replay, where the client only ever sees the placeholders.
+Same rules for sandbox and live traffic.
 """
 
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
 import re
 import threading
@@ -24,7 +29,7 @@ from contracttape.redact import b64url_decode, jwt_segment
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # an id under an id key: an optional alphabetic prefix, then a random-looking tail
 _PREFIXED = re.compile(r"(?P<prefix>[A-Za-z]{1,24}[-_])?(?P<tail>[A-Za-z0-9]{8,64})")
-_PLACEHOLDER = re.compile(r"0{8}-0{4}-4000-8000-\d{12}|[A-Za-z]{1,24}[-_]0*\d+")
+_PLACEHOLDER = re.compile(r"0{8}-0{4}-4000-8000-[0-9a-f]{12}|[A-Za-z]{1,24}[-_]\d+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.(eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_.-]*")
 
 
@@ -48,6 +53,8 @@ def jwt_claims(segment: str) -> Any:
 class IdMap:
     def __init__(self) -> None:
         self._placeholders: dict[str, str] = {}
+        self._taken: set[str] = set()
+        self._answered: dict[str, int] = {}  # request key -> answers learned from it so far
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -55,51 +62,66 @@ class IdMap:
 
     # -- learning ------------------------------------------------------------------------------
 
-    def learn(self, response: RecordedResponse) -> None:
-        """Take note of the ids an answer introduces."""
+    def learn(self, response: RecordedResponse, origin: str = "") -> None:
+        """Take note of the ids an answer introduces; ``origin`` names the request it answers
+        (its normalised form: the same in every recording of an unchanged flow)."""
         ok, parsed = parse_json(response.body) if response.body[:1] in (b"{", b"[") else (False, None)
         documents = [parsed] if ok else [e for e in sse_events(response.body) if e is not None]
+        found: list[str] = []
         for document in documents:
-            self._walk(document, None)
+            self._walk(document, None, found)
+        with self._lock:
+            answered = self._answered.get(origin, 0)
+            self._answered[origin] = answered + 1
+            for position, value in enumerate(dict.fromkeys(found)):
+                if value not in self._placeholders:
+                    self._placeholders[value] = self._name(value, f"{origin}\n{answered}\n{position}")
 
-    def _walk(self, value: Any, key: str | None) -> None:
+    def _walk(self, value: Any, key: str | None, found: list[str]) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                self._walk(v, str(k))
+                self._walk(v, str(k), found)
         elif isinstance(value, list):
             for v in value:
-                self._walk(v, key)
+                self._walk(v, key, found)
         elif isinstance(value, str):
-            self._value(value, key)
+            self._value(value, key, found)
 
-    def _value(self, value: str, key: str | None) -> None:
+    def _value(self, value: str, key: str | None, found: list[str]) -> None:
         if _UUID.fullmatch(value):
-            self._add(value)
+            if not _PLACEHOLDER.fullmatch(value):
+                found.append(value)
             return
         jwt = _JWT.fullmatch(value)
         if jwt:
             claims = jwt_claims(jwt.group(1))
             if claims is not None:
-                self._walk(claims, None)
+                self._walk(claims, None, found)
             return
-        found = _PREFIXED.fullmatch(value)
-        if _is_id_key(key) and found and _random_tail(found.group("tail")):
-            self._add(value)
+        prefixed = _PREFIXED.fullmatch(value)
+        if (
+            _is_id_key(key)
+            and prefixed
+            and _random_tail(prefixed.group("tail"))
+            and not _PLACEHOLDER.fullmatch(value)
+        ):
+            found.append(value)
 
-    def _add(self, value: str) -> None:
-        if _PLACEHOLDER.fullmatch(value):
-            return
-        with self._lock:
-            if value in self._placeholders:
-                return
-            n = len(self._placeholders) + 1
+    def _name(self, value: str, where: str) -> str:
+        """A placeholder of ``value``'s shape derived from ``where``; never one already taken."""
+        for salt in range(1000):
+            digest = hashlib.sha256(f"{where}\n{salt}".encode()).hexdigest()
             if _UUID.fullmatch(value):
-                self._placeholders[value] = f"00000000-0000-4000-8000-{n:012d}"
+                name = f"00000000-0000-4000-8000-{digest[:12]}"
             else:
-                found = _PREFIXED.fullmatch(value)
-                assert found is not None
-                prefix, tail = found.group("prefix") or "", found.group("tail")
-                self._placeholders[value] = f"{prefix}{n:0{len(tail)}d}"
+                prefixed = _PREFIXED.fullmatch(value)
+                assert prefixed is not None
+                prefix, tail = prefixed.group("prefix") or "", prefixed.group("tail")
+                name = f"{prefix}{int(digest, 16) % 10 ** len(tail):0{len(tail)}d}"
+            if name not in self._taken:
+                self._taken.add(name)
+                return name
+        raise AssertionError("no free placeholder")  # pragma: no cover - 1000 collisions in a row
 
     # -- rewriting -------------------------------------------------------------------------------
 

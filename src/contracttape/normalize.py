@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote, unquote_plus
 
 from contracttape.bodies import decode_body, looks_like_json, media_type, parse_json, pretty_json
 from contracttape.model import Headers, Interaction, RecordedRequest, RecordedResponse, header_value
@@ -93,13 +94,16 @@ _ISO_INSTANT = re.compile(
 
 
 def pin_instant(value: str) -> str:
-    """An ISO-8601 date-time pinned to 2026-01-01T00:00:00, keeping its exact shape."""
+    """An ISO-8601 date-time pinned to 2026-01-01T00:00:00, keeping its shape; a fraction of 4 to
+    6 digits becomes 6 (PostgreSQL drops a microsecond's trailing zeros: ``.12345`` is
+    ``.123450``, so the digit count of one value says nothing about the API)."""
     m = _ISO_INSTANT.match(value)
     if not m:
         return value
     sep = value[10]
     time = "00:00:00"[: len(m.group("time"))]
-    frac = "." + "0" * (len(m.group("frac")) - 1) if m.group("frac") else ""
+    digits = len(m.group("frac")) - 1 if m.group("frac") else 0
+    frac = "." + "0" * (6 if 4 <= digits <= 6 else digits) if digits else ""
     tz = m.group("tz") or ""
     if tz and tz != "Z":
         tz = tz[0] + "00" + (":" if ":" in tz else "") + "00"
@@ -135,6 +139,25 @@ def stable_boundary(headers: Headers, body: bytes) -> tuple[Headers, bytes]:
     return fixed, body.replace(b"--" + old, b"--" + new)
 
 
+_OUTSIDE_QUOTES = re.compile(r',(?=(?:[^"]*"[^"]*")*[^"]*$)')
+
+
+def sorted_set_params(uri: str, names: frozenset[str]) -> str:
+    """``uri`` with the comma-separated items of each parameter in ``names`` sorted (commas
+    inside double quotes are part of an item); every other byte of the URI is kept as it was."""
+    if not names or "?" not in uri:
+        return uri
+    head, _, rest = uri.partition("?")
+    query, hash_, fragment = rest.partition("#")
+    pairs = query.split("&")
+    for i, pair in enumerate(pairs):
+        name, eq, value = pair.partition("=")
+        if eq and unquote_plus(name) in names:
+            items = _OUTSIDE_QUOTES.split(unquote_plus(value))
+            pairs[i] = f"{name}={quote(','.join(sorted(items)), safe='')}"
+    return f"{head}?{'&'.join(pairs)}{hash_}{fragment}"
+
+
 @dataclass(frozen=True)
 class Normaliser:
     """The rules that make an interaction safe and stable on disk, and matchable."""
@@ -144,6 +167,7 @@ class Normaliser:
     origins: Mapping[str, str] = field(default_factory=dict)
     pin_timestamps: bool = True
     headers: HeaderRules = field(default_factory=HeaderRules)
+    unordered_params: frozenset[str] = frozenset()
     _volatile: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -168,6 +192,9 @@ class Normaliser:
         if self.pin_timestamps and key in _EXPIRY_KEYS and _is_epoch(value):
             return PINNED_EXP  # far in the future: a replayed session never looks expired
         return value
+
+    def set_params_sorted(self, uri: str) -> str:
+        return sorted_set_params(uri, self.unordered_params)
 
     def rename_origins(self, text: str) -> str:
         for real, logical in self.origins.items():
@@ -210,7 +237,7 @@ class Normaliser:
         headers, body = stable_boundary(headers, body)
         return RecordedRequest(
             method=request.method.upper(),
-            uri=self.redactor.uri(self.rename_origins(request.uri)),
+            uri=self.set_params_sorted(self.redactor.uri(self.rename_origins(request.uri))),
             headers=sorted_headers(headers),
             body=body,
         )

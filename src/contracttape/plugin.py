@@ -329,6 +329,15 @@ def contracttape_env(
 
 
 @pytest.fixture(scope="session")
+def contracttape_passthrough(pytestconfig: pytest.Config) -> set[str]:
+    """Hosts (``"app.test"``, ``"127.0.0.1:8123"``) of the app under test: its traffic is sent as
+    it is, never recorded, priced, faulted or replayed. Starts from ``[tool.contracttape]
+    passthrough``; a fixture that serves the app on a random port adds its ``host:port``.
+    In replay the network stays blocked: serve the app in-process (``httpx.ASGITransport``)."""
+    return pytestconfig.stash[STATE].run.passthrough
+
+
+@pytest.fixture(scope="session")
 def contracttape_redactor() -> Redactor:
     """Override (in a conftest) to add service-specific secret rules: ``Redactor().extended(...)``."""
     return Redactor()
@@ -393,6 +402,7 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
         budget=state.budget,
         distributions=state.run.catalogue.distributions(),
         faults=faults,
+        passthrough=state.run.passthrough,
     )
     item.stash[SESSION] = session
     item.stash[REPORTED] = set()

@@ -61,6 +61,7 @@ def normaliser_for(
         redactor=redactor_for(catalogue, redactor),
         origins=origins if origins is not None else {},
         headers=header_rules(catalogue),
+        unordered_params=catalogue.unordered_params(),
     )
 
 
@@ -104,6 +105,8 @@ class Run:
     budget: Budget
     target: Target
     origins: dict[str, str] = field(default_factory=dict)
+    # shared, not copied: fixtures add the app under test's host (see Settings.passthrough)
+    passthrough: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, root: Path, options: RunOptions | None = None) -> Run:
@@ -130,6 +133,7 @@ class Run:
             prices=prices,
             budget=budget,
             target=options.target,
+            passthrough=set(settings.passthrough),
         )
 
     def normaliser(self, redactor: Redactor | None = None) -> Normaliser:

@@ -44,8 +44,9 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # "name": "value", name=value, name: value (quoted or not), in any text format
 _NAME_START = r"(?:(?<=\\[nrt])|(?<![A-Za-z0-9_.\\-]))"  # after a separator, or an escaped newline
+# (``name::value`` is a scope, not a field: a pytest node id such as ``test_secrets.py::test_x``)
 _FIELD = re.compile(
-    _NAME_START + r"(?:\\?[\"'])?(?P<name>[A-Za-z][A-Za-z0-9_.-]{1,60})\\*[\"']?\s*[:=]\s*"
+    _NAME_START + r"(?:\\?[\"'])?(?P<name>[A-Za-z][A-Za-z0-9_.-]{1,60})\\*[\"']?\s*(?:=|:(?!:))\s*"
     r"\\*[\"']?(?P<value>[^\"'\s,;&}<>()\[\]\\]{6,})"
 )
 # a query parameter inside a URL

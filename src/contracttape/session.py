@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from contracttape import _offline, cassettes
 from contracttape._vcr import cassette_context
@@ -69,8 +70,10 @@ class TapeSession:
         budget: Budget | None = None,
         distributions: tuple[str, ...] | None = None,
         faults: FaultPlan | None = None,
+        passthrough: Collection[str] = (),
     ) -> None:
         self.path = Path(path)
+        self.passthrough = passthrough  # shared with the run: fixtures may add hosts later
         self.mode = mode
         self.test_id = test_id or str(path)
         self.normaliser = normaliser or default_normaliser()
@@ -101,6 +104,12 @@ class TapeSession:
             # a plain vcrpy cassette stores requests as sent: match them in their normalised form
             # (responses are played exactly as recorded, as vcrpy would)
             interactions = tuple(replace(i, request=self.normaliser.request(i.request)) for i in interactions)
+        elif self.normaliser.unordered_params:
+            # recorded before a parameter was known to be a set: matched in today's stored form
+            interactions = tuple(
+                replace(i, request=replace(i.request, uri=self.normaliser.set_params_sorted(i.request.uri)))
+                for i in interactions
+            )
         # server-made ids -> stable placeholders, learned from this recording's answers
         self.ids = IdMap()
         self.index = InteractionIndex(
@@ -120,6 +129,13 @@ class TapeSession:
         return self.mode in (RecordMode.NONE, RecordMode.ONCE, RecordMode.NEW_EPISODES)
 
     # -- the engine's two questions, asked by the vcrpy bridge ----------------------------------
+
+    def passes_through(self, uri: str) -> bool:
+        """A request to the app under test (``Settings.passthrough``): not a service's traffic."""
+        if not self.passthrough:
+            return False
+        netloc = urlsplit(uri).netloc.rsplit("@", 1)[-1].lower()
+        return netloc in self.passthrough or netloc.split(":", 1)[0] in self.passthrough
 
     def prepare(self, request: RecordedRequest) -> Prepared:
         """A request normalised as it would be stored, and its shape (the index key), once."""
@@ -199,7 +215,7 @@ class TapeSession:
         """Store a sent request (normalised once, in ``prepare``) with its normalised response,
         after settling its cost on what was really sent and received."""
         answer = self.normaliser.response(response)
-        self.ids.learn(answer)
+        self.ids.learn(answer, prepared.shape.key)
         stored = Interaction(prepared.request, self.ids.response(answer))
         if self.budget is not None and reservation is not None:
             received = response.with_(body=decode_body(response.body, response.headers))

@@ -39,6 +39,9 @@ class Settings:
     # migrations and seed (by default supabase/migrations and supabase/seed.sql when the project
     # has them), functions, limits and delays; the sandbox checks them
     sandbox_options: tuple[tuple[str, Any], ...] = ()
+    # hosts ("host" or "host:port") whose traffic is the app under test, not a service: sent
+    # through untouched, never recorded, priced, faulted or replayed (an in-process ASGI app)
+    passthrough: tuple[str, ...] = ()
 
     def sandbox_factory(self) -> Callable[..., Any]:
         found = _import_object(self.sandbox, self.root, "sandbox")
@@ -79,7 +82,16 @@ def load_settings(root: Path) -> Settings:
                 f"not {type(found).__name__}"
             )
         table = found
-    known = {"cassettes", "contracts", "services", "prices", "ledger", "sandbox", "required_after"}
+    known = {
+        "cassettes",
+        "contracts",
+        "services",
+        "prices",
+        "ledger",
+        "sandbox",
+        "required_after",
+        "passthrough",
+    }
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(
@@ -102,6 +114,14 @@ def load_settings(root: Path) -> Settings:
         raise ConfigError(
             f"{pyproject}: [tool.contracttape] services must be a list of 'module:attribute' strings"
         )
+    passthrough = table.get("passthrough", [])
+    if not isinstance(passthrough, list) or not all(
+        isinstance(h, str) and h and "/" not in h for h in passthrough
+    ):
+        raise ConfigError(
+            f"{pyproject}: [tool.contracttape] passthrough must be a list of hosts "
+            f'("app.test" or "127.0.0.1:8000"), not {passthrough!r}'
+        )
     sandbox, sandbox_options = _sandbox_table(table.get("sandbox"), root, pyproject)
     return Settings(
         root=root,
@@ -113,6 +133,7 @@ def load_settings(root: Path) -> Settings:
         sandbox=sandbox,
         required_after=required_after,
         sandbox_options=sandbox_options,
+        passthrough=tuple(h.lower() for h in passthrough),
     )
 
 

@@ -26,3 +26,20 @@ def base_url(pytestconfig: pytest.Config, contracttape_origins: dict[str, str]) 
     with LoopbackServer() as server:
         contracttape_origins[server.url] = LOGICAL_ORIGIN
         yield server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _alerts_pass_through(contracttape_passthrough: set[str]) -> None:
+    contracttape_passthrough.add("alerts.test")  # docpipe's cost alerts go to a receiver in the test
+
+
+@pytest.fixture(autouse=True)
+def _docpipe_users_removed(_contracttape_cassette: object) -> Iterator[None]:
+    """Users a docpipe test signed up are deleted as it ends, inside its cassette."""
+    yield
+    remove_users()
+
+
+from tests.integration.docpipe_kit import docpipe_env, remove_users, webhook_receiver  # noqa: E402
+
+__all__ = ["base_url", "docpipe_env", "webhook_receiver"]

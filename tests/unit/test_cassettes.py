@@ -174,3 +174,25 @@ def test_writers_killed_mid_write_leave_whole_cassettes_and_no_leftovers(tmp_pat
     # the next write under the lock removes every dead writer's temporary
     update(target, lambda _current: ([], {"after": "kills"}))
     assert list(tmp_path.glob(".c.yaml.*.tmp")) == []
+
+
+def test_a_re_record_in_another_order_of_requests_rewrites_nothing(tmp_path: Path) -> None:
+    """Concurrent requests finish in any order: the same traffic in another order across
+    requests is the same cassette; another order of one request's answers is not."""
+    from contracttape.cassettes import same_traffic, update
+    from contracttape.model import Interaction, RecordedRequest, RecordedResponse
+
+    def exchange(uri: str, body: bytes) -> Interaction:
+        return Interaction(RecordedRequest("GET", uri), RecordedResponse(200, "OK", (), body))
+
+    a1, a2 = exchange("http://s.test/a", b"pending"), exchange("http://s.test/a", b"done")
+    b = exchange("http://s.test/b", b"b")
+    assert same_traffic([a1, a2, b], [b, a1, a2])
+    assert same_traffic([a1, b, a2], [a1, a2, b])
+    assert not same_traffic([a1, a2, b], [a2, a1, b])  # a poll's answers keep their order
+    assert not same_traffic([a1, b], [a1, a2, b])
+    path = tmp_path / "c.yaml"
+    assert update(path, lambda current: ([a1, a2, b], {}))
+    before = path.read_text()
+    assert not update(path, lambda current: ([b, a1, a2], {}))
+    assert path.read_text() == before

@@ -192,3 +192,40 @@ def test_openapi_export_is_valid(tmp_path: Path) -> None:
     chat_200 = openai_doc["paths"]["/v1/chat/completions"]["post"]["responses"]["2XX"]
     assert set(chat_200["content"]) == {"application/json", "text/event-stream"}
     assert len(chat_200["content"]["application/json"]["schema"]["anyOf"]) == 2
+
+
+def _download(status: int, body: bytes, content_type: str | None) -> Interaction:
+    from contracttape.model import RecordedRequest, RecordedResponse
+
+    headers = (("content-type", content_type),) if content_type else ()
+    return Interaction(
+        request=RecordedRequest(
+            "GET", "http://supabase.sandbox.contracttape.test/storage/v1/object/docs/a.pdf", (), b""
+        ),
+        response=RecordedResponse(status, "OK", headers, body),
+    )
+
+
+@pytest.mark.parametrize(
+    ("recorded", "later", "violates"),
+    [
+        ([(b"%PDF-1.4 x", "application/pdf")], (b"%PDF-1.4 y", "application/pdf"), False),
+        ([(b"%PDF-1.4 x", "application/pdf")], (b"", None), False),  # an empty body is always allowed
+        ([(b"%PDF-1.4 x", "application/pdf")], (b"<html>", "text/html"), True),
+        ([(b"%PDF-1.4 x", "application/pdf")], (b'{"a": 1}', "application/json"), True),
+        ([(b"", None)], (b"", None), False),  # 204s and return=minimal writes
+        ([(b"", None)], (b"binary", "application/octet-stream"), True),
+    ],
+)
+def test_an_endpoint_with_no_json_body_is_covered_by_its_media_types(
+    tmp_path: Path, recorded: list[tuple[bytes, str | None]], later: tuple[bytes, str | None], violates: bool
+) -> None:
+    book = build(tmp_path, [_download(200, body, ctype) for body, ctype in recorded])
+    response = _download(200, *later)
+    assert book.covers(response)
+    found = book.check_covered(response)
+    assert found is not None
+    assert bool(found) is violates
+    if violates:
+        assert found[0].json_path == "$"
+        assert "no JSON body" in found[0].evidence

@@ -39,6 +39,18 @@ def test_leak_evidence(text: str, expected: set[str]) -> None:
     assert kinds(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"tests/integration/test_polling_and_secrets.py::test_planted_secrets_never_replay": {',
+        "FAILED tests/test_api_secrets.py::test_rotate_keys_daily - AssertionError",
+        "  PASSED tests/test_secret_store.py::TestVault::test_read_back_value",
+    ],
+)
+def test_pytest_node_ids_are_not_fields(text: str) -> None:
+    assert kinds(text) == set()
+
+
 def test_redacted_output_scans_clean() -> None:
     body = {
         "access_token": jwt({"sub": "u", "exp": 1}),

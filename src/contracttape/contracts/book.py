@@ -24,7 +24,7 @@ from contracttape.contracts import formats
 from contracttape.contracts.inference import REQUIRED_AFTER, evidence_of, render
 from contracttape.contracts.samples import NO_SAMPLE, sample_of, unreadable_reason
 from contracttape.errors import ContractError, ContractTapeError
-from contracttape.model import Interaction
+from contracttape.model import Interaction, RecordedResponse
 from contracttape.services.profile import Catalogue, Endpoint
 
 FORMAT_VERSION = 1
@@ -384,6 +384,9 @@ class ContractBook:
         self.contracts_dir = contracts_dir
         self.catalogue = catalogue
         self._validators: dict[Endpoint, tuple[Path, Draft202012Validator | None, int]] = {}
+        # endpoints whose contract holds no JSON evidence: the media types their bodies had
+        # ("" for an empty body): binary downloads, 204s, ``return=minimal`` writes
+        self._bodies: dict[Endpoint, frozenset[str]] = {}
         self._checker = _format_checker()
 
     def _validator(self, endpoint: Endpoint) -> tuple[Path, Draft202012Validator | None, int]:
@@ -396,6 +399,8 @@ class ContractBook:
                 if contract.evidence:
                     # annotations (x-evidence) stay: unknown keywords, and violations quote them
                     validator = Draft202012Validator(contract.schema, format_checker=self._checker)
+                else:
+                    self._bodies[endpoint] = frozenset(contract.media_types) | {""}
             self._validators[endpoint] = (path, validator, samples)
         return self._validators[endpoint]
 
@@ -404,7 +409,7 @@ class ContractBook:
         endpoint = self.catalogue.endpoint(
             interaction.request, interaction.response.status, interaction.response
         )
-        return endpoint is None or self._validator(endpoint)[1] is not None
+        return endpoint is None or self._validator(endpoint)[1] is not None or endpoint in self._bodies
 
     def check(self, interaction: Interaction) -> list[Violation]:
         """Violations of this response's contract (none when it has no contract)."""
@@ -418,9 +423,11 @@ class ContractBook:
         if endpoint is None:
             return None
         path, validator, samples = self._validator(endpoint)
+        sample = sample_of(interaction.response)
+        if validator is None and endpoint in self._bodies:
+            return self._check_body(endpoint, path, interaction.response, sample)
         if validator is None:
             return None
-        sample = sample_of(interaction.response)
         if sample is NO_SAMPLE:  # a JSON contract, and a body that is not JSON: never a silent pass
             return [
                 Violation(
@@ -447,6 +454,28 @@ class ContractBook:
                 evidence=_evidence_of(error, samples),
             )
             for error in errors[:5]
+        ]
+
+    def _check_body(
+        self, endpoint: Endpoint, path: Path, response: RecordedResponse, sample: Any
+    ) -> list[Violation]:
+        """A contract with no JSON evidence: the body must stay what it was (no JSON, and one of
+        the media types recorded; an empty body is always allowed)."""
+        allowed = self._bodies[endpoint]
+        mtype = media_type(response.headers) if response.body else ""
+        if sample is NO_SAMPLE and mtype in allowed:
+            return []
+        return [
+            Violation(
+                endpoint=endpoint,
+                json_path="$",
+                message="the response is "
+                + ("a JSON body" if sample is not NO_SAMPLE else unreadable_reason(response)),
+                expected=f"a body of {', '.join(sorted(m for m in allowed if m)) or 'no content'}",
+                actual=mtype or "no content type",
+                contract=path,
+                evidence="the contract rests on recorded responses with no JSON body",
+            )
         ]
 
 

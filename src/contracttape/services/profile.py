@@ -136,6 +136,9 @@ class ServiceProfile:
     secret_patterns: tuple[SecretPattern, ...] = ()
     # the SDKs whose versions change what goes over the wire (recorded in cassettes)
     distributions: tuple[str, ...] = ()
+    # query parameters whose comma-separated value is a set, sent in any order (PostgREST's
+    # ``columns``, built by supabase-py from a Python set): stored and matched sorted
+    unordered_params: frozenset[str] = frozenset()
     # the machine-readable code of an error answer (OpenAI's error.code, PostgREST's code...):
     # error contracts are keyed by status class and this code, never by success variants
     error_code: Callable[[RecordedResponse], str | None] | None = None
@@ -213,6 +216,9 @@ class Catalogue:
 
     def matched_headers(self) -> frozenset[str]:
         return self._union("matched_headers")
+
+    def unordered_params(self) -> frozenset[str]:
+        return self._union("unordered_params")
 
     def secret_headers(self) -> frozenset[str]:
         return self._union("secret_headers")

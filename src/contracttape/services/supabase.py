@@ -127,6 +127,7 @@ SUPABASE = ServiceProfile(
         Route("GET", "/auth/v1/user"),
         Route("PUT", "/auth/v1/user"),
         Route("POST", "/auth/v1/logout"),
+        Route("DELETE", "/auth/v1/admin/users/{id}"),
         *(
             Route(m, "/rest/v1/{table}", _rest, ("table",))
             for m in ("GET", "HEAD", "POST", "PATCH", "DELETE")
@@ -148,6 +149,7 @@ SUPABASE = ServiceProfile(
         Route("PUT", "/storage/v1/object/upload/sign/{bucket}/{path*}"),
         Route("GET", "/storage/v1/object/authenticated/{bucket}/{path*}"),
         Route("GET", "/storage/v1/object/public/{bucket}/{path*}"),
+        Route("GET", "/storage/v1/object/{bucket}/{path*}"),  # storage-py's download()
         Route("POST", "/storage/v1/object/{bucket}/{path*}"),
         Route("PUT", "/storage/v1/object/{bucket}/{path*}"),
         Route("DELETE", "/storage/v1/object/{bucket}"),
@@ -169,6 +171,9 @@ SUPABASE = ServiceProfile(
     # the SDK's "supabase-py/2.34.1; platform=Linux; platform-version=<kernel build>; ...":
     # machine noise (the SDK version is in the cassette's provenance)
     noise_headers=frozenset({"x-client-info"}),
+    # postgrest-py writes an upsert's or insert's ``columns`` from a set: its order changes
+    # from one Python process to the next (string hashing is salted)
+    unordered_params=frozenset({"columns"}),
     # PostgREST's schema profiles and storage's upsert change what the server answers
     matched_headers=frozenset({"x-upsert", "accept-profile", "content-profile"}),
     secret_headers=frozenset({"x-client-info-secret", "x-supabase-api-key"}),

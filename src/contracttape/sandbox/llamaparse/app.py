@@ -62,6 +62,7 @@ class Job:
     pages: list[str] = field(default_factory=list)
     failure: ParseFailure | None = None
     reads: int = 0  # status reads so far (the job's clock under SandboxConfig.job_polls)
+    announced: bool = False  # a webhook reports it finished at ready_at: reads then agree
 
     @property
     def credits(self) -> int:
@@ -167,6 +168,8 @@ class LlamaParseApp:
     def _state(self, job: Job) -> str:
         if self.config.job_polls is not None:  # a clock of status reads: recordings do not churn
             progress = job.reads / max(self.config.job_polls, 1)
+            if job.announced and time.monotonic() >= job.ready_at:
+                progress = 1.0  # its webhook said so: a read after the delivery must agree
         else:
             progress = (time.monotonic() - job.created) / max(self.config.job_seconds, 1e-9)
         if progress < 0.5:
@@ -244,6 +247,7 @@ class LlamaParseApp:
                 "data": {"job_id": job.id, "status": final, "tier": job.tier, "pages": len(job.pages)},
             }
             headers = {str(k): str(v) for k, v in (hook.get("webhook_headers") or {}).items()}
+            job.announced = True
             self.webhooks.send_at(job.ready_at, Delivery(hook["webhook_url"], payload, headers))
 
     async def v2_upload(self, request: Request) -> Response:
@@ -349,6 +353,7 @@ class LlamaParseApp:
                 "json": [{"page": n, "text": t, "md": t, "images": []} for n, t in enumerate(job.pages, 1)],
                 "images": [],
             }
+            job.announced = True
             self.webhooks.send_at(job.ready_at, Delivery(webhook, payload))
         return JSONResponse({"id": job.id, "status": "PENDING"})
 

@@ -74,6 +74,7 @@ class AuthService:
             Route("/token", self.token, methods=["POST"]),
             Route("/user", self.user, methods=["GET"]),
             Route("/logout", self.logout, methods=["POST"]),
+            Route("/admin/users/{id}", self.admin_delete_user, methods=["DELETE"]),
         ]
 
     async def _body(self, request: Request) -> dict[str, Any]:
@@ -209,6 +210,24 @@ class AuthService:
         if user is None:
             raise auth_error(403, "user_not_found", "User from sub claim in JWT does not exist")
         return JSONResponse(user_json(user, self.project.revision))
+
+    async def admin_delete_user(self, request: Request) -> Response:
+        """GoTrue's admin delete (service role only): ``{}``; rows that reference ``auth.users``
+        go as their foreign keys say (``on delete cascade`` in docpipe's migration)."""
+        try:
+            role, _ = self.project.caller(request)
+        except InvalidToken:
+            raise auth_error(401, "bad_jwt", "invalid JWT: unable to parse or verify signature") from None
+        if role != "service_role":
+            raise auth_error(403, "not_admin", "User not allowed")
+        with self.project.db.admin() as cur:
+            cur.execute(
+                "delete from auth.users where id::text = %s returning id", (request.path_params["id"],)
+            )
+            deleted = cur.fetchone()
+        if deleted is None:
+            raise auth_error(404, "user_not_found", "User not found")
+        return JSONResponse({})
 
     async def logout(self, request: Request) -> Response:
         claims = self._user_claims(request)

@@ -383,8 +383,9 @@ class StorageService:
                     "last_accessed_at": _iso(row["last_accessed_at"]),
                     "metadata": row["metadata"],
                 }
+        listed = _sorted_listing(list(entries.values()), body.get("sortBy"))
         offset, limit = _count(body, "offset", 0), _count(body, "limit", 100)
-        return JSONResponse(list(entries.values())[offset : offset + limit])
+        return JSONResponse(listed[offset : offset + limit])
 
     async def remove(self, request: Request) -> Response:
         role, claims = self._caller(request)
@@ -569,3 +570,21 @@ def _count(body: dict[str, Any], name: str, default: int) -> int:
             400, "InvalidRequest", "invalid_request", f"body/{name} must be a non-negative integer"
         )
     return value
+
+
+SORT_COLUMNS = ("name", "created_at", "updated_at", "last_accessed_at")
+
+
+def _sorted_listing(entries: list[dict[str, Any]], sort_by: Any) -> list[dict[str, Any]]:
+    """storage's ``sortBy: {column, order}`` (default name, asc); folders (no dates) sort by name."""
+    sort_by = sort_by if isinstance(sort_by, dict) else {}
+    column, order = sort_by.get("column", "name"), str(sort_by.get("order", "asc")).lower()
+    if column not in SORT_COLUMNS or order not in ("asc", "desc"):
+        raise storage_error(
+            400,
+            "InvalidRequest",
+            "invalid_request",
+            f"sortBy must be {{column: {'|'.join(SORT_COLUMNS)}, order: asc|desc}}",
+        )
+    ordered = sorted(entries, key=lambda e: (e[column] is None, e[column] or "", e["name"]))
+    return ordered[::-1] if order == "desc" else ordered
