@@ -17,6 +17,7 @@ from contracttape.contracts import book as contract_files
 from contracttape.contracts.openapi import document
 from contracttape.errors import ContractTapeError
 from contracttape.faults import Chaos
+from contracttape.run import new_run_id
 from contracttape.scan import ALLOWLIST_FILE, load_allowlist, pattern_count, scan_paths
 from contracttape.settings import Settings, find_root, load_settings
 
@@ -102,6 +103,13 @@ def main() -> None:
     "--plan", is_flag=True, help="Print what re-recording would cost, from the cassettes; send nothing."
 )
 @click.option("--monthly-cap", type=USD(), default=None, help="Spend cap per calendar month (USD).")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write the testing summary (md, html, json) of this run to this folder.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def record(
     target: str,
@@ -109,6 +117,7 @@ def record(
     mode: str,
     plan: bool,
     monthly_cap: float | None,
+    report_dir: Path | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the suite against the target and write cassettes. PYTEST_ARGS go after `--`."""
@@ -121,7 +130,8 @@ def record(
         args.append(f"--monthly-cap={monthly_cap}")
     if budget_usd is not None:
         args.append(f"--budget-usd={budget_usd}")
-    sys.exit(_pytest(args))
+    run_id = _own_run_id()
+    sys.exit(_report_after(report_dir, run_id, _pytest(args)))
 
 
 def _plan(budget_usd: float | None, pytest_args: tuple[str, ...]) -> int:
@@ -225,11 +235,102 @@ def init_command(directory: Path) -> None:
     help="Serve random transient faults (429, 5xx, timeouts, resets) on a fraction RATE "
     "(default 0.1) of the requests to every service; the same SEED gives the same faults.",
 )
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write the testing summary (md, html, json) of this run to this folder.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def replay(chaos: str | None, pytest_args: tuple[str, ...]) -> None:
+def replay(chaos: str | None, report_dir: Path | None, pytest_args: tuple[str, ...]) -> None:
     """Run the suite from cassettes only, with the network blocked."""
     extra = [f"--chaos={chaos}"] if chaos else []
-    sys.exit(_pytest([*_suite(pytest_args), "--record-mode=none", "--block-network", *extra], isolate=True))
+    run_id = _own_run_id()
+    code = _pytest([*_suite(pytest_args), "--record-mode=none", "--block-network", *extra], isolate=True)
+    sys.exit(_report_after(report_dir, run_id, code))
+
+
+def _own_run_id() -> str:
+    """The run id the child pytest will use (set here, so the report can find its results)."""
+    run_id = new_run_id()
+    os.environ["CONTRACTTAPE_RUN_ID"] = run_id
+    return run_id
+
+
+def _report_after(out: Path | None, run_id: str | None, code: int, drift: Path | None = None) -> int:
+    """Write the report of the run that just ended (when asked); the run's exit code, or 1 when
+    the run passed but its report could not be written."""
+    if out is None:
+        return code
+    from contracttape.report import write_report
+    from contracttape.report.facts import Options, gather
+
+    try:
+        doc = gather(find_root(Path.cwd()), Options(run=run_id, drift=drift))
+        paths = write_report(doc, out)
+    except (ContractTapeError, OSError) as exc:
+        click.echo(f"contracttape: no report: {exc}", err=True)
+        return code or 1
+    click.echo("report: " + ", ".join(str(p) for p in paths), err=True)
+    return code
+
+
+@main.command("report")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".contracttape/report"),
+    show_default=True,
+    help="Folder the report files go to.",
+)
+@click.option(
+    "--format", "formats", default="md,html,json", show_default=True, help="Comma-separated: md, html, json."
+)
+@click.option("--run", "run_id", default=None, help="A run id (default: the latest run with results).")
+@click.option(
+    "--stale-days",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="A cassette older than this is flagged stale.",
+)
+@click.option(
+    "--live-days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Readiness: each service recorded against the live service within this many days.",
+)
+@click.option(
+    "--drift",
+    "drift_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A drift-report.json (default: .contracttape/drift/drift-report.json).",
+)
+def report_command(
+    out: Path, formats: str, run_id: str | None, stale_days: int, live_days: int, drift_path: Path | None
+) -> None:
+    """The testing summary of the suite: tests per concern, cassettes, contracts, spend, drift
+    and a readiness checklist per service, as Markdown, HTML and JSON (docs/report.md)."""
+    from contracttape.report import FORMATS, write_report
+    from contracttape.report.facts import Options, gather
+
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    unknown = sorted(set(wanted) - set(FORMATS))
+    if unknown or not wanted:
+        raise click.BadParameter(
+            f"unknown format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}",
+            param_hint="--format",
+        )
+    _settings()  # a bad pyproject is one clear message
+    doc = gather(
+        find_root(Path.cwd()),
+        Options(run=run_id, stale_days=stale_days, live_days=live_days, drift=drift_path),
+    )
+    for path in write_report(doc, out, wanted):
+        click.echo(f"wrote {path}")
 
 
 @main.command()
@@ -336,6 +437,13 @@ def adopt(directory: Path | None, origins: tuple[str, ...], check_only: bool) ->
 )
 @click.option("--accept", is_flag=True, help="Fold the new evidence (and cassettes) into the committed ones.")
 @click.option("--plan", is_flag=True, help="Print the cheapest test selection and its cost; send nothing.")
+@click.option(
+    "--report",
+    "summary_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write the testing summary (md, html, json), with this drift, to this folder.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def drift(
     target: str,
@@ -345,6 +453,7 @@ def drift(
     report_dir: Path,
     accept: bool,
     plan: bool,
+    summary_dir: Path | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Re-record (or read) new traffic, diff it against the committed contracts, classify, report.
@@ -369,7 +478,7 @@ def drift(
         run_pytest=_pytest,
         echo=click.echo,
     )
-    sys.exit(code)
+    sys.exit(_report_after(summary_dir, None, code, drift=report_dir / "drift-report.json"))
 
 
 @main.group()
@@ -400,7 +509,7 @@ def contracts_build(check_only: bool) -> None:
     built = contract_files.contracts_from(observations, settings.required_after)
     for endpoint, count in sorted(contract_files.unreadable_endpoints(observations).items()):
         click.echo(
-            f"warning {endpoint.describe()}: {count} response(s) without a JSON body, not in its contract",
+            f"note {endpoint.describe()}: {count} response(s) without a JSON body, held to their media types",
             err=True,
         )
     services = [p.name for p in catalogue.profiles]

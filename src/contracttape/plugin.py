@@ -34,6 +34,7 @@ from contracttape.faults import Chaos, FaultPlan
 from contracttape.faults.record import FaultLog
 from contracttape.normalize import Normaliser
 from contracttape.redact import Redactor
+from contracttape.report.results import RunResults
 from contracttape.run import Run, RunOptions, new_run_id
 from contracttape.session import TapeSession
 from contracttape.targets import live_env
@@ -58,6 +59,7 @@ class PluginState:
     chaos: Chaos | None = None
     fault_log: FaultLog = field(default_factory=FaultLog)
     fault_record: Path | None = None
+    results: RunResults | None = None  # per test, for `contracttape report` (controller only)
     spent: float = 0.0  # what this run's recordings cost so far (the -v spend meter)
     uncovered_mocks: set[str] = field(default_factory=set)  # mocked requests no contract covers
 
@@ -222,6 +224,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if state.cli.record_mode not in (None, RecordMode.NONE):
         cassettes.sweep_temporaries(run.cassettes)  # leftovers of a writer killed mid-write
+    recording = state.cli.record_mode not in (None, RecordMode.NONE)
+    state.results = RunResults(
+        run.budget.run_id,
+        "record" if recording else "replay",
+        run.target.value if recording else "cassettes",
+        cap_usd=run.budget.cap,
+    )
     config.stash[STATE] = state
     config.pluginmanager.register(_Reports(state), "contracttape-reports")
     if config.getoption("--block-network"):
@@ -242,15 +251,18 @@ def pytest_configure_node(node: Any) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The run record of the faults served (the controller writes it, for every worker)."""
+    """The run records: faults served, and each test's results (the controller writes them, for
+    every worker)."""
     state = session.config.stash.get(STATE, None)
     if state is None or hasattr(session.config, "workerinput"):
         return
     chaos = state.chaos.describe() if state.chaos else None
+    runs = state.run.root / ".contracttape" / "runs"
     with suppress(OSError):
-        state.fault_record = state.fault_log.write(
-            state.run.root / ".contracttape" / "runs", state.budget.run_id, chaos
-        )
+        state.fault_record = state.fault_log.write(runs, state.budget.run_id, chaos)
+    if state.results is not None:
+        with suppress(OSError):
+            state.results.write(runs)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -417,6 +429,7 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
                 "recorded": int(not session.replaying and bool(session.recorded)),
                 "written": int(session.written),
                 "slept": session.incidents.slept_seconds,
+                "refused": len(session.refusals),
             },
         )
     )
@@ -554,9 +567,14 @@ class _Reports:
         self.state.fault_log.add(
             report.nodeid, report.when, report.outcome, served if isinstance(served, list) else None
         )
+        results = self.state.results
+        if results is not None:
+            results.add(report.nodeid, report.when, report.outcome)
         cost = properties.get(COST_PROPERTY)
         if report.when == "call" and isinstance(cost, int | float):
             self.state.spent += float(cost)
+            if results is not None:
+                results.note(report.nodeid, cost_usd=float(cost))
         uncovered = properties.get(UNCOVERED_PROPERTY)
         if report.when == "teardown" and isinstance(uncovered, list):
             self.state.uncovered_mocks.update(uncovered)
@@ -566,6 +584,8 @@ class _Reports:
             self.state.written += int(figures.get("written", 0))
             self.state.recorded += int(figures.get("recorded", 0))
             self.state.slept_seconds += float(figures.get("slept", 0.0))
+            if results is not None and figures.get("refused"):
+                results.note(report.nodeid, refused=True)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from contracttape.bodies import decode_body, json_object, json_or_none
@@ -106,6 +107,9 @@ class SupabaseCosts:
         return Cost(usd, {"requests": 1, "bytes": moved}, "requests and bytes")
 
 
+_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
 def _error_code(response: RecordedResponse) -> str | None:
     """GoTrue's ``x-sb-error-code`` / ``code``, PostgREST's ``code``, storage's ``error``."""
     header = response.header("x-sb-error-code")
@@ -115,7 +119,9 @@ def _error_code(response: RecordedResponse) -> str | None:
     if not isinstance(body, dict):
         return None
     code = body.get("code") if isinstance(body.get("code"), str) else body.get("error")
-    return str(code) if isinstance(code, str) and code else None
+    # a machine code (42501, PGRST301, InvalidJWT); free text (an edge function's own
+    # "document <id> not found") would make one endpoint per message
+    return code if isinstance(code, str) and _CODE.fullmatch(code) else None
 
 
 SUPABASE = ServiceProfile(
