@@ -83,3 +83,25 @@ def test_ledger_files_are_versioned(tmp_path: Path) -> None:
     path.write_text('{"format": 9, "entries": []}')
     with pytest.raises(ConfigError, match="newer contracttape"):
         FileLedger(path).entries()
+
+
+def test_two_ledgers_on_one_file_see_each_others_writes(tmp_path: Path) -> None:
+    """Each process keeps what it last read; a write by another one is never missed."""
+    import json
+
+    path = tmp_path / "ledger.json"
+    first, second = FileLedger(path), FileLedger(path)
+    entries = []
+    for n in range(6):
+        ledger = first if n % 2 == 0 else second
+        entry = new_entry("run", f"t::{n}", "svc", "POST /x", "POST /x", 0.01, "test")
+        assert ledger.reserve(entry, 0.05, None) is None or n == 5
+        entries.append(entry)
+    assert [e.state for e in first.entries()] == [e.state for e in second.entries()]
+    assert [e.state for e in second.entries()][-1] == REFUSED  # the sixth would cross $0.05
+    first.settle(entries[1].id, 0.002)  # a reservation the other instance made
+    assert {e.id: e.state for e in second.entries()}[entries[1].id] == SETTLED
+    data = json.loads(path.read_text())  # still one JSON document, format 2, one entry per line
+    assert data["format"] == 2
+    assert len(data["entries"]) == 6
+    assert len(path.read_text().splitlines()) == 6 + 5  # {, "entries": [, ], "format", }

@@ -22,7 +22,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -180,18 +180,41 @@ class Ledger(Protocol):
 
 
 class FileLedger:
+    """The ledger as one JSON file, rewritten atomically under a cross-process lock.
+
+    Each process keeps what it last read or wrote, with the file's identity (inode, size,
+    mtime): while nobody else has written, the next operation does not parse and check the
+    whole history again. Entries are written one per line with the C JSON encoder."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_file = Path(str(path) + ".lock")
+        self._known: tuple[tuple[int, int, int], list[Entry]] | None = None
+        self._lines: dict[Entry, str] = {}  # each entry's line, written once per process
 
     @property
     def _lock(self) -> FileLock:
         self._lock_file.parent.mkdir(parents=True, exist_ok=True)  # created on first use only
         return FileLock(str(self._lock_file), timeout=60)
 
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (found.st_ino, found.st_size, found.st_mtime_ns)
+
     def _read(self) -> list[Entry]:
-        if not self.path.exists():
+        stamp = self._stamp()
+        if stamp is None:
             return []
+        if self._known is not None and self._known[0] == stamp:
+            return list(self._known[1])  # unchanged since this process read or wrote it
+        entries = self._parse()
+        self._known = (stamp, list(entries))
+        return entries
+
+    def _parse(self) -> list[Entry]:
         afresh = "move it aside to start afresh"
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -205,8 +228,14 @@ class FileLedger:
         return [_entry(self.path, position, e) for position, e in enumerate(data.get("entries", []))]
 
     def _write(self, entries: list[Entry]) -> None:
-        data = {"format": FORMAT_VERSION, "entries": [asdict(e) for e in entries]}
-        write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n", locked=True)
+        # {"entries": [ one entry per line ], "format": 2}: readable, and the C encoder's speed
+        known = self._lines
+        self._lines = {e: known.get(e) or json.dumps(_as_dict(e), sort_keys=True) for e in entries}
+        lines = ",\n".join(self._lines[e] for e in entries)
+        text = '{\n"entries": [\n' + lines + ("\n" if lines else "") + f'],\n"format": {FORMAT_VERSION}\n}}\n'
+        write_atomic(self.path, text, locked=True)
+        stamp = self._stamp()
+        self._known = (stamp, list(entries)) if stamp is not None else None
 
     @contextmanager
     def _locked(self) -> Iterator[list[Entry]]:
@@ -244,6 +273,11 @@ class FileLedger:
 
 
 _FIELDS = {name: kind for name, kind in Entry.__annotations__.items()}
+
+
+def _as_dict(entry: Entry) -> dict[str, Any]:
+    """``asdict`` for a flat entry, without its deep copies (a ledger holds thousands)."""
+    return {name: getattr(entry, name) for name in _FIELDS}
 
 
 def _entry(path: Path, position: int, data: Any) -> Entry:
