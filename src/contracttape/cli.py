@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -35,6 +36,13 @@ class USD(click.ParamType):  # type: ignore[type-arg]
             return parse_usd(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+
+
+def _report_option(dest: str, help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--report DIR`` of record, replay and drift."""
+    return click.option(
+        "--report", dest, type=click.Path(path_type=Path, file_okay=False), default=None, help=help_text
+    )
 
 
 def _pytest(args: list[str], isolate: bool = False) -> int:
@@ -103,13 +111,7 @@ def main() -> None:
     "--plan", is_flag=True, help="Print what re-recording would cost, from the cassettes; send nothing."
 )
 @click.option("--monthly-cap", type=USD(), default=None, help="Spend cap per calendar month (USD).")
-@click.option(
-    "--report",
-    "report_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Write the testing summary (md, html, json) of this run to this folder.",
-)
+@_report_option("report_dir", "Write the testing summary (md, html, json) of this run to this folder.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def record(
     target: str,
@@ -235,13 +237,7 @@ def init_command(directory: Path) -> None:
     help="Serve random transient faults (429, 5xx, timeouts, resets) on a fraction RATE "
     "(default 0.1) of the requests to every service; the same SEED gives the same faults.",
 )
-@click.option(
-    "--report",
-    "report_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Write the testing summary (md, html, json) of this run to this folder.",
-)
+@_report_option("report_dir", "Write the testing summary (md, html, json) of this run to this folder.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def replay(chaos: str | None, report_dir: Path | None, pytest_args: tuple[str, ...]) -> None:
     """Run the suite from cassettes only, with the network blocked."""
@@ -437,12 +433,8 @@ def adopt(directory: Path | None, origins: tuple[str, ...], check_only: bool) ->
 )
 @click.option("--accept", is_flag=True, help="Fold the new evidence (and cassettes) into the committed ones.")
 @click.option("--plan", is_flag=True, help="Print the cheapest test selection and its cost; send nothing.")
-@click.option(
-    "--report",
-    "summary_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Also write the testing summary (md, html, json), with this drift, to this folder.",
+@_report_option(
+    "summary_dir", "Also write the testing summary (md, html, json), with this drift, to this folder."
 )
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def drift(

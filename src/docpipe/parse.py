@@ -12,9 +12,9 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import llama_cloud
 from llama_cloud import AsyncLlamaCloud
@@ -23,6 +23,7 @@ from docpipe.errors import PipelineError
 from docpipe.resilience import RateLimiter
 from docpipe.settings import Settings
 
+T = TypeVar("T")
 WEBHOOK_PATH = "/webhooks/llamaparse"
 SIGNATURE_HEADER = "x-llamacloud-signature"
 TIMESTAMP_HEADER = "x-llamacloud-timestamp"
@@ -125,21 +126,26 @@ class Parser:
                     "webhook_events": ["parse.success", "parse.error"],
                 }
             ]
-        await self.limiter.acquire()
-        try:
-            job = await self.client.parsing.create(
+        job = await self._call(
+            f"LlamaParse refused {filename}",
+            self.client.parsing.create(
                 tier=self.settings.tier,
                 version="latest",
                 upload_file=(filename, data, "application/pdf"),
                 webhook_configurations=hooks,
-            )
+            ),
+        )
+        return str(job.id)
+
+    async def _call(self, refused: str, call: Awaitable[T]) -> T:
+        """One paid call, paced by the rate limiter; its failure as the pipeline's error."""
+        await self.limiter.acquire()
+        try:
+            return await call
         except llama_cloud.APIStatusError as exc:
-            raise PipelineError(
-                "parse", f"LlamaParse refused {filename}: {exc.status_code} {_detail(exc)}"
-            ) from exc
+            raise PipelineError("parse", f"{refused}: {exc.status_code} {_detail(exc)}") from exc
         except llama_cloud.APIConnectionError as exc:
             raise PipelineError("parse", f"LlamaParse could not be reached: {exc}") from exc
-        return str(job.id)
 
     async def result(self, job_id: str, filename: str) -> Parsed:
         """Wait for the job (webhook or polling), then fetch its markdown."""
@@ -150,15 +156,10 @@ class Parser:
             if hooked:  # the delivery (or, if it is lost, the pace) comes first: one read when done
                 await self.events.wait(job_id, pace)
                 waited += pace
-            await self.limiter.acquire()
-            try:
-                got = await self.client.parsing.get(job_id, expand=["markdown", "job_metadata"])
-            except llama_cloud.APIStatusError as exc:
-                raise PipelineError(
-                    "parse", f"LlamaParse job {job_id}: {exc.status_code} {_detail(exc)}"
-                ) from exc
-            except llama_cloud.APIConnectionError as exc:
-                raise PipelineError("parse", f"LlamaParse could not be reached: {exc}") from exc
+            got = await self._call(
+                f"LlamaParse job {job_id}",
+                self.client.parsing.get(job_id, expand=["markdown", "job_metadata"]),
+            )
             status = got.job.status
             if status == "COMPLETED":
                 return self._parsed(job_id, got)
