@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -110,7 +112,8 @@ def map_json(value: Any, leaf: Callable[[str | None, Any], Any], key: str | None
 
 
 _TEXT_PAIR = re.compile(
-    r"(?P<q>[\"']?)(?P<name>[A-Za-z][A-Za-z0-9_.-]{1,60})(?P=q)\s*(?P<sep>[:=])\s*"
+    # (``name::value`` is a scope, not a pair: a pytest node id such as ``test_secrets.py::test_x``)
+    r"(?P<q>[\"']?)(?P<name>[A-Za-z][A-Za-z0-9_.-]{1,60})(?P=q)\s*(?P<sep>=|:(?!:))\s*"
     r"(?:(?P<vq>[\"'])(?P<quoted>(?!<redacted)[^\"'\n]{1,200})(?P=vq)|(?P<value>(?!<redacted)[^\"'\s,;&}<>]+))"
 )
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest"})
@@ -381,3 +384,18 @@ def _texty(headers: Headers) -> bool:
 
 
 __all__ = ["PLACEHOLDER_RE", "Redactor", "map_json", "neutralise_jwt"]
+
+
+@cache
+def _default_redactor() -> Redactor:
+    return Redactor()
+
+
+def redacted_test_id(nodeid: str) -> str:
+    """A test id as it may be written to a run record: a parametrised id can hold a
+    secret-shaped value (``test_headers[Authorization-Bearer sk-...]``), redacted like any text,
+    with a short digest of the real id so that two tests never share one record."""
+    cleaned = _default_redactor().text(nodeid)
+    if cleaned == nodeid:
+        return nodeid
+    return f"{cleaned} #{hashlib.sha256(nodeid.encode()).hexdigest()[:8]}"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,26 @@ def test_service_rules_extend_the_defaults() -> None:
         "k": "id <redacted:acme-key>",
     }
     assert Redactor().json_value({"badge": "1234"}) == {"badge": "1234"}
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "kept"),
+    [
+        ("tests/integration/test_polling_and_secrets.py::test_planted_secrets_never_replay", True),
+        ("tests/unit/test_secret_store.py::TestVault::test_read[a-1]", True),
+        (
+            "tests/unit/test_redact.py::test_headers[Authorization-Bearer sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx]",
+            False,
+        ),
+        ("tests/x.py::test_y[password=hunter2hunter2]", False),
+    ],
+)
+def test_test_ids_in_run_records_hold_no_secret(nodeid: str, kept: bool) -> None:
+    from contracttape.redact import redacted_test_id
+    from contracttape.scan import scan_text
+
+    written = redacted_test_id(nodeid)
+    assert (written == nodeid) is kept
+    assert list(scan_text(written, Path("run.json"))) == []
+    if not kept:  # two different secret-bearing ids never collapse into one record
+        assert written != redacted_test_id(nodeid + "x")

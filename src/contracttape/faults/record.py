@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from contracttape.cassettes import write_atomic
+from contracttape.redact import redacted_test_id
 
 RUN_RECORD_VERSION = 1
 
@@ -29,6 +30,7 @@ class FaultLog:
 
     def add(self, nodeid: str, when: str, outcome: str, served: list[dict[str, Any]] | None) -> None:
         """One report: the call's outcome (a failing setup or teardown fails the test too)."""
+        nodeid = redacted_test_id(nodeid)  # written to the run record: no secret-shaped parameter
         if not served and nodeid not in self.tests:
             return
         entry = self.tests.setdefault(nodeid, TestFaults())

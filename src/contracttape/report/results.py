@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from contracttape.cassettes import write_atomic
+from contracttape.redact import redacted_test_id
 
 FORMAT_VERSION = 1
 
@@ -44,7 +45,7 @@ class RunResults:
         """One report of a test (setup, call or teardown): a failing setup or teardown is an
         error, a skip in any phase a skip."""
         entry = self.tests.setdefault(
-            nodeid,
+            redacted_test_id(nodeid),
             {"concern": concern_of(nodeid), "outcome": "passed", "refused_by_budget": False, "cost_usd": 0.0},
         )
         if outcome == "skipped":
@@ -53,7 +54,7 @@ class RunResults:
             entry["outcome"] = "failed" if when == "call" else "error"
 
     def note(self, nodeid: str, cost_usd: float | None = None, refused: bool = False) -> None:
-        entry = self.tests.get(nodeid)
+        entry = self.tests.get(redacted_test_id(nodeid))
         if entry is None:
             return
         if cost_usd is not None:
