@@ -8,7 +8,7 @@ BUDGET ?=
 TARGET ?= sandbox
 ARGS   ?=
 
-.PHONY: test replay record drift contracts sandbox lint bench scan clean
+.PHONY: test replay record drift contracts sandbox lint bench scan report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("contracttape needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -37,6 +37,9 @@ contracts: $(STAMP)  ## infer contracts from cassettes, check every response, ex
 
 sandbox: $(STAMP)  ## run the local Supabase + OpenAI + LlamaParse sandbox until Ctrl-C: make sandbox [REVISION=2]
 	$(CT) sandbox up --revision $(or $(REVISION),1)
+
+report: $(STAMP)  ## the testing summary of the latest run: .contracttape/report/report.{md,html,json}
+	$(CT) report $(ARGS)
 
 scan: $(STAMP)
 	$(CT) scan

@@ -227,3 +227,29 @@ def test_bytes_live_only_where_bucket_and_key_say(world: dict[str, Any]) -> None
     assert path.read_bytes() == SECRET_BYTES
     assert path.parent.parent == root
     assert ".." not in path.parts
+
+
+@pytest.mark.parametrize(
+    ("sort_by", "expected"),
+    [
+        (None, ["a.txt", "b.txt", "c.txt"]),  # name, ascending
+        ({"column": "name", "order": "desc"}, ["c.txt", "b.txt", "a.txt"]),
+        ({"column": "created_at", "order": "asc"}, ["b.txt", "c.txt", "a.txt"]),  # upload order
+        ({"column": "created_at", "order": "desc"}, ["a.txt", "c.txt", "b.txt"]),
+    ],
+)
+def test_listing_order_follows_sort_by(
+    sandbox: Sandbox, sort_by: dict[str, str] | None, expected: list[str]
+) -> None:
+    user = User(sandbox, "lister")
+    for name in ("b.txt", "c.txt", "a.txt"):
+        user.bucket.upload(f"{user.id}/{name}", b"x", {"content-type": "text/plain"})
+    options = {"sortBy": sort_by} if sort_by else None
+    assert [o["name"] for o in user.bucket.list(user.id, options)] == expected
+
+
+def test_an_unknown_sort_column_is_refused(sandbox: Sandbox) -> None:
+    user = User(sandbox, "badsort")
+    with pytest.raises(StorageApiError) as refused:
+        user.bucket.list(user.id, {"sortBy": {"column": "size", "order": "asc"}})
+    assert "sortBy must be" in refused.value.message
