@@ -310,16 +310,13 @@ def report_command(
 ) -> None:
     """The testing summary of the suite: tests per concern, cassettes, contracts, spend, drift
     and a readiness checklist per service, as Markdown, HTML and JSON (docs/report.md)."""
-    from contracttape.report import FORMATS, write_report
+    from contracttape.report import formats_from, write_report
     from contracttape.report.facts import Options, gather
 
-    wanted = [f.strip() for f in formats.split(",") if f.strip()]
-    unknown = sorted(set(wanted) - set(FORMATS))
-    if unknown or not wanted:
-        raise click.BadParameter(
-            f"unknown format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}",
-            param_hint="--format",
-        )
+    try:
+        wanted = formats_from(formats)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--format") from None
     _settings()  # a bad pyproject is one clear message
     doc = gather(
         find_root(Path.cwd()),

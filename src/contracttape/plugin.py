@@ -34,7 +34,7 @@ from contracttape.faults import Chaos, FaultPlan
 from contracttape.faults.record import FaultLog
 from contracttape.normalize import Normaliser
 from contracttape.redact import Redactor
-from contracttape.report.results import RunResults
+from contracttape.report.results import RunResults, runs_dir
 from contracttape.run import Run, RunOptions, new_run_id
 from contracttape.session import TapeSession
 from contracttape.targets import live_env
@@ -257,7 +257,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state is None or hasattr(session.config, "workerinput"):
         return
     chaos = state.chaos.describe() if state.chaos else None
-    runs = state.run.root / ".contracttape" / "runs"
+    runs = runs_dir(state.run.root)
     with suppress(OSError):
         state.fault_record = state.fault_log.write(runs, state.budget.run_id, chaos)
     if state.results is not None:

@@ -489,9 +489,12 @@ class CheckReport:
     errors: list[str] = field(default_factory=list)  # files that could not be used, and why
 
 
-def validate_cassettes(cassette_dir: Path, book: ContractBook) -> CheckReport:
-    """Every recorded response against its contract; a bad file is reported, the rest go on."""
-    cache = CassetteCache()
+def validate_cassettes(
+    cassette_dir: Path, book: ContractBook, cache: CassetteCache | None = None
+) -> CheckReport:
+    """Every recorded response against its contract; a bad file is reported, the rest go on.
+    ``cache``: cassettes the caller has already parsed (the report reads them first)."""
+    cache = cache or CassetteCache()
     report = CheckReport()
     for path in sorted(cassette_dir.rglob("*.yaml")):
         try:

@@ -16,16 +16,24 @@ from typing import Any
 FORMATS = ("md", "html", "json")
 
 
+def formats_from(text: str) -> list[str]:
+    """``"md,html"`` -> the formats; ValueError naming any unknown one (or none given)."""
+    wanted = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = sorted(set(wanted) - set(FORMATS))
+    if unknown or not wanted:
+        raise ValueError(
+            f"unknown format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}"
+        )
+    return wanted
+
+
 def write_report(doc: dict[str, Any], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
     """``report.md``, ``report.html``, ``report.json`` in ``out`` (atomically); the Markdown is
     also appended to ``$GITHUB_STEP_SUMMARY`` when CI sets it."""
     from contracttape.cassettes import write_atomic
     from contracttape.report import html, markdown
 
-    wanted = list(formats)
-    unknown = sorted(set(wanted) - set(FORMATS))
-    if unknown:
-        raise ValueError(f"unknown report format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    wanted = formats_from(",".join(formats))
     written = []
     text = {"md": markdown.render, "html": html.render}
     for fmt in FORMATS:

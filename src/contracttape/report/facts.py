@@ -63,14 +63,15 @@ def gather(root: Path, options: Options | None = None) -> dict[str, Any]:
     options = options or Options()
     settings = load_settings(root)
     now = options.now or dt.datetime.now(dt.UTC)
-    runs_dir = root / ".contracttape" / "runs"
+    runs_dir = run_results.runs_dir(root)
     run = run_results.latest(runs_dir, options.run)
     if options.run is not None and run is None:
         raise ContractTapeError(
             f"no results for run {options.run} in {runs_dir}: run the suite first, or leave --run out"
         )
-    cassettes = _cassettes(settings, now, options)
-    contracts = _contracts(settings)
+    cache = CassetteCache()  # every cassette parsed once, for their rows and their contract check
+    cassettes = _cassettes(settings, now, options, cache)
+    contracts = _contracts(settings, cache)
     spend = _spend(settings, root, run)
     drift = _drift(options.drift or root / ".contracttape" / "drift" / "drift-report.json", cassettes)
     faults = _faults(runs_dir, run)
@@ -127,8 +128,10 @@ def _age_days(recorded_at: str, now: dt.datetime) -> float | None:
     return round((now - when).total_seconds() / 86400, 1)
 
 
-def _cassettes(settings: Settings, now: dt.datetime, options: Options) -> dict[str, Any]:
-    catalogue, cache = settings.catalogue(), CassetteCache()
+def _cassettes(
+    settings: Settings, now: dt.datetime, options: Options, cache: CassetteCache
+) -> dict[str, Any]:
+    catalogue = settings.catalogue()
     rows, unreadable = [], []
     for path in sorted(settings.cassettes.rglob("*.yaml")):
         try:
@@ -195,7 +198,7 @@ def held_back(evidence: dict[str, Any], required_after: int, path: str = "$") ->
     return found
 
 
-def _contracts(settings: Settings) -> dict[str, Any]:
+def _contracts(settings: Settings, cache: CassetteCache) -> dict[str, Any]:
     catalogue = settings.catalogue()
     endpoints: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -218,7 +221,7 @@ def _contracts(settings: Settings) -> dict[str, Any]:
                 else [],
             }
         )
-    check = validate_cassettes(settings.cassettes, ContractBook(settings.contracts, catalogue))
+    check = validate_cassettes(settings.cassettes, ContractBook(settings.contracts, catalogue), cache)
     uncovered = sorted({e.describe() for _p, _n, e in check.uncovered})
     by_service: dict[str, dict[str, int]] = defaultdict(
         lambda: {"endpoints": 0, "samples": 0, "uncovered": 0}

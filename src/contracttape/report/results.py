@@ -21,6 +21,11 @@ from contracttape.redact import redacted_test_id
 FORMAT_VERSION = 1
 
 
+def runs_dir(root: Path) -> Path:
+    """Where a project's run records live: ``<run>.results.json`` and ``<run>.faults.json``."""
+    return root / ".contracttape" / "runs"
+
+
 def concern_of(nodeid: str) -> str:
     """A test's concern: its module, without the ``test_`` prefix (``test_docpipe_rls.py`` ->
     ``docpipe_rls``)."""
