@@ -45,3 +45,15 @@ async def test_the_api_wants_a_signed_in_user(docpipe_env: dict[str, str]) -> No
         assert refused.json()["error"]["step"] == "create document"
         bad_name = await app.http.post("/documents", json={"filename": "../etc/passwd"}, headers=user.auth)
         assert bad_name.status_code == 400
+        # malformed requests: one clear 400, and nothing is sent to any service (the cassette
+        # holds no call for them, so replay would miss if one were made)
+        for body in (b"{not json", b"[1, 2]", b'{"filename": 7}', b""):
+            bad = await app.http.post(
+                "/documents", content=body, headers={**user.auth, "content-type": "application/json"}
+            )
+            assert bad.status_code == 400, body
+            assert bad.json()["error"]["step"] == "request"
+        for query in ({}, {"q": " "}, {"q": "x", "k": "many"}):
+            bad = await app.http.get("/search", params=query, headers=user.auth)
+            assert bad.status_code == 400, query
+            assert bad.json()["error"]["step"] == "search"
