@@ -3,7 +3,9 @@
 Each system serves the same cassette of N chat-completion interactions to the real openai SDK
 (httpx2 underneath), one distinct request per interaction:
 
-  contracttape  TapeSession in replay mode: parse once (C YAML loader), hashed lookup
+  contracttape  TapeSession in replay mode, hashed lookup; "cold": the YAML is parsed (C
+                loader) and the parse kept in the parsed-cassette store; "warm": the next run,
+                served from the store (contracttape.parsed_store), as every replay after the first
   vcrpy         pytest-recording's own ``use_cassette`` (what it does for a ``@pytest.mark.vcr``
                 test), record mode none, plus body matching, which a correct replay needs
   floor         httpx2.MockTransport answering from a dict of prepared response bytes
@@ -13,6 +15,9 @@ Times are per interaction and include loading the cassette. vcrpy's lookup is a 
 requests instead of all of them; every request is unique, so a sample costs what it would in a
 full run. Ratios are computed from figures measured in this same run.
 
+Peak memory: a fresh process loads and replays the largest cassette with each system (peak
+resident set size, minus that of the same process doing nothing but the imports).
+
     python tools/bench_replay.py [--sizes 100,1000,10000] [--vcr-sample 200]
 """
 
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +41,7 @@ from contracttape.bodies import pretty_json
 from contracttape.cassettes import CassetteCache, dumps
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.normalize import Normaliser
+from contracttape.parsed_store import ParsedStore
 
 BASE = "http://bench.test/v1"
 MODEL = "gpt-4o-mini"
@@ -89,8 +97,9 @@ def client(http_client: httpx2.Client | None = None) -> openai.OpenAI:
     return openai.OpenAI(base_url=BASE, api_key="sk-bench", max_retries=0, http_client=http_client)
 
 
-def run_contracttape(path: Path, indices: Sequence[int]) -> None:
-    tape = TapeSession(path, mode=RecordMode.NONE, cache=CassetteCache(), allow_unused=True)
+def run_contracttape(path: Path, indices: Sequence[int], store: Path | None = None) -> None:
+    cache = CassetteCache(ParsedStore(store) if store is not None else None)
+    tape = TapeSession(path, mode=RecordMode.NONE, cache=cache, allow_unused=True)
     with tape, client() as c:
         call_all(c, indices)
     tape.check()
@@ -130,6 +139,27 @@ def per_interaction(run: Callable[[], None], count: int) -> float:
     return (time.perf_counter() - start) / count
 
 
+def peak_memory(system: str, path: Path, n: int) -> float:
+    """MB of peak resident memory a fresh process adds by replaying ``path`` with ``system``."""
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import bench_replay as b
+from pathlib import Path
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+n, path = {n}, Path({str(path)!r})
+if {system!r} == "floor":
+    b.run_floor(n, range(0, n, 10))
+elif {system!r} == "vcrpy":
+    b.run_vcrpy(path, range(0, n, n // 20))
+else:
+    b.run_contracttape(path, range(0, n, 10), Path({str(path.parent / "store")!r}))
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,23 +172,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             path = Path(tmp) / f"bench_{n}.yaml"
+            store = Path(tmp) / f"store_{n}"
             build_cassette(path, n)
             everything = range(n)
             step = max(1, n // args.vcr_sample)
             sample = range(step // 2, n, step)
             floor = per_interaction(lambda n=n, e=everything: run_floor(n, e), n)
-            ours = per_interaction(lambda p=path, e=everything: run_contracttape(p, e), n)
+            cold = per_interaction(lambda p=path, e=everything, s=store: run_contracttape(p, e, s), n)
+            warm = per_interaction(lambda p=path, e=everything, s=store: run_contracttape(p, e, s), n)
             theirs = per_interaction(lambda p=path, s=sample: run_vcrpy(p, s), len(sample))
-            rows.append((n, ours, theirs, floor, len(sample)))
+            rows.append((n, warm, cold, theirs, floor, len(sample)))
+        largest = Path(tmp) / f"bench_{sizes[-1]}.yaml"
+        memory = {s: peak_memory(s, largest, sizes[-1]) for s in ("floor", "contracttape", "vcrpy")}
+    print("replay, per interaction (the real openai SDK over httpx2):")
     print(
-        f"{'interactions':>12} {'contracttape':>14} {'vcrpy+p-r':>14} {'floor':>12} "
-        f"{'ct/floor':>9} {'vcrpy/ct':>9}  vcrpy requests timed"
+        f"{'interactions':>12} {'floor':>9} {'ct warm':>9} {'ct cold':>9} {'vcrpy+p-r':>11} "
+        f"{'warm/floor':>10} {'cold/floor':>10} {'vcrpy/warm':>10}  vcrpy requests timed"
     )
-    for n, ours, theirs, floor, sampled in rows:
+    for n, warm, cold, theirs, floor, sampled in rows:
         print(
-            f"{n:>12} {ours * 1e6:>11.0f} us {theirs * 1e6:>11.0f} us {floor * 1e6:>9.0f} us "
-            f"{ours / floor:>8.2f}x {theirs / ours:>8.1f}x  {sampled}{'' if sampled == n else ' (sample)'}"
+            f"{n:>12} {floor * 1e6:>6.0f} us {warm * 1e6:>6.0f} us {cold * 1e6:>6.0f} us "
+            f"{theirs * 1e6:>8.0f} us "
+            f"{warm / floor:>9.2f}x {cold / floor:>9.2f}x {theirs / warm:>9.1f}x  "
+            f"{sampled}{'' if sampled == n else ' (sample)'}"
         )
+    print(
+        f"peak memory replaying {sizes[-1]:,} interactions (MB over the imports): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in memory.items())
+    )
 
 
 if __name__ == "__main__":

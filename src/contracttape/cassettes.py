@@ -27,6 +27,7 @@ from filelock import FileLock
 from contracttape.bodies import stale_encoding
 from contracttape.errors import CassetteFormatError
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse, headers_as_lists, make_headers
+from contracttape.parsed_store import ParsedStore
 
 FORMAT_VERSION = 1  # contracttape's own block; vcrpy's "version" stays 1 as well
 VCR_FORMAT_VERSION = 1
@@ -222,10 +223,12 @@ def loads(text: str, path: Path) -> CassetteFile:
 
 
 class CassetteCache:
-    """Parsed cassettes, once per file version per process (keyed by path, mtime and size)."""
+    """Parsed cassettes, once per file version per process (keyed by path, mtime and size), and,
+    given a ``ParsedStore``, across processes and runs (keyed by the file's content)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: ParsedStore | None = None) -> None:
         self._entries: dict[Path, tuple[tuple[int, int], CassetteFile]] = {}
+        self.store = store
 
     def load(self, path: Path) -> CassetteFile | None:
         try:
@@ -236,20 +239,38 @@ class CassetteCache:
         cached = self._entries.get(path)
         if cached and cached[0] == stamp:
             return cached[1]
-        parsed = loads(read_text(path), path)
+        parsed = self._stored(path) if self.store is not None else loads(read_text(path), path)
         self._entries[path] = (stamp, parsed)
+        return parsed
+
+    def _stored(self, path: Path) -> CassetteFile:
+        assert self.store is not None
+        try:
+            data = path.read_bytes()
+        except IsADirectoryError:
+            return loads(read_text(path), path)  # its one message
+        kept = self.store.get(data)
+        if kept is not None:
+            return CassetteFile(path=path, interactions=kept[0], meta=kept[1])
+        parsed = loads(decode_text(data, path), path)
+        self.store.put(data, parsed.interactions, dict(parsed.meta))
         return parsed
 
 
 def read_text(path: Path) -> str:
     """A cassette's text; one that is not UTF-8 (or cannot be read) is a ``CassetteFormatError``."""
     try:
-        return path.read_text(encoding="utf-8")
+        return decode_text(path.read_bytes(), path)
+    except IsADirectoryError as exc:
+        raise CassetteFormatError(path, "is a directory, not a cassette file; move it aside") from exc
+
+
+def decode_text(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         why = f"not UTF-8 text ({exc.reason} at byte {exc.start}); re-record it"
         raise CassetteFormatError(path, why) from exc
-    except IsADirectoryError as exc:
-        raise CassetteFormatError(path, "is a directory, not a cassette file; move it aside") from exc
 
 
 def _umask() -> int:

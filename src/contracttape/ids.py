@@ -31,6 +31,10 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _PREFIXED = re.compile(r"(?P<prefix>[A-Za-z]{1,24}[-_])?(?P<tail>[A-Za-z0-9]{8,64})")
 _PLACEHOLDER = re.compile(r"0{8}-0{4}-4000-8000-[0-9a-f]{12}|[A-Za-z]{1,24}[-_]\d+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.(eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_.-]*")
+# A long run of base64 standing alone (an embedding vector, a file's bytes): data, not where an
+# id is written. Skipped when ids are rewritten: the one search that finds them in a large body,
+# and an id of plain letters and digits can never be "found" inside a vector and corrupt it.
+_BLOB = re.compile(r"(?<![A-Za-z0-9+/=_.-])([A-Za-z0-9+/]{256,}={0,2})(?![A-Za-z0-9+/=_.-])")
 
 
 def _is_id_key(key: str | None) -> bool:
@@ -56,6 +60,7 @@ class IdMap:
         self._taken: set[str] = set()
         self._answered: dict[str, int] = {}  # request key -> answers learned from it so far
         self._lock = threading.Lock()
+        self._order: list[tuple[str, str]] = []  # (id, placeholder), longest id first
 
     def __len__(self) -> int:
         return len(self._placeholders)
@@ -76,6 +81,8 @@ class IdMap:
             for position, value in enumerate(dict.fromkeys(found)):
                 if value not in self._placeholders:
                     self._placeholders[value] = self._name(value, f"{origin}\n{answered}\n{position}")
+            if len(self._order) != len(self._placeholders):
+                self._order = sorted(self._placeholders.items(), key=lambda kv: -len(kv[0]))
 
     def _walk(self, value: Any, key: str | None, found: list[str]) -> None:
         if isinstance(value, dict):
@@ -128,8 +135,15 @@ class IdMap:
     def text(self, text: str) -> str:
         if not self._placeholders:
             return text
+        if len(text) >= 256:  # room for a base64 run: leave it alone
+            parts = _BLOB.split(text)
+            if len(parts) > 1:
+                return "".join(p if i % 2 else self._ids(p) for i, p in enumerate(parts))
+        return self._ids(text)
+
+    def _ids(self, text: str) -> str:
         text = _JWT.sub(self._jwt, text)
-        for real, placeholder in sorted(self._placeholders.items(), key=lambda kv: -len(kv[0])):
+        for real, placeholder in self._order:
             if real in text:
                 text = text.replace(real, placeholder)
         return text

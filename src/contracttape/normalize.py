@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote_plus
 
 from contracttape.bodies import decode_body, looks_like_json, media_type, parse_json, pretty_json
 from contracttape.model import Headers, Interaction, RecordedRequest, RecordedResponse, header_value
-from contracttape.redact import PINNED_EXP, Redactor, map_json
+from contracttape.redact import PINNED_EXP, Redactor, is_base64_blob, map_json
 
 PINNED_HTTP_DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
 PINNED_EPOCH = 1767225600  # 2026-01-01T00:00:00Z, for creation timestamps given as epoch seconds
@@ -185,6 +185,8 @@ class Normaliser:
             return f"<volatile:{key}>"
         value = self.redactor.json_leaf(key, value)
         if isinstance(value, str):
+            if is_base64_blob(value):
+                return value  # a vector or a file's bytes: no origin (':') or instant ('-') in it
             value = self.rename_origins(value)
             return pin_instant(value) if self.pin_timestamps else value
         if self.pin_timestamps and key in _EPOCH_KEYS and _is_epoch(value):

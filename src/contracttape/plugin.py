@@ -11,14 +11,10 @@ from collections.abc import Generator, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from contracttape import _offline, cassettes
-from contracttape.budget.guard import Budget
-from contracttape.budget.spend import spend_summary
-from contracttape.cassettes import CassetteCache, cassette_path
 from contracttape.config import (
     DEFAULTS,
     RecordMode,
@@ -28,16 +24,20 @@ from contracttape.config import (
     parse_record_mode,
     parse_usd,
 )
-from contracttape.contracts.book import ContractBook
 from contracttape.errors import ConfigError, ContractTapeError
-from contracttape.faults import Chaos, FaultPlan
-from contracttape.faults.record import FaultLog
-from contracttape.normalize import Normaliser
-from contracttape.redact import Redactor
-from contracttape.report.results import RunResults, runs_dir
-from contracttape.run import Run, RunOptions, new_run_id
-from contracttape.session import TapeSession
-from contracttape.targets import live_env
+
+if TYPE_CHECKING:  # importing the plugin stays cheap: what a run uses is imported when it runs
+    from contracttape import _offline
+    from contracttape.budget.guard import Budget
+    from contracttape.cassettes import CassetteCache
+    from contracttape.contracts.book import ContractBook
+    from contracttape.faults import Chaos, FaultPlan
+    from contracttape.faults.record import FaultLog
+    from contracttape.normalize import Normaliser
+    from contracttape.redact import Redactor
+    from contracttape.report.results import RunResults
+    from contracttape.run import Run
+    from contracttape.session import TapeSession
 
 MARKER = "contracttape"
 
@@ -48,16 +48,16 @@ class PluginState:
 
     cli: TapeOptions
     run: Run  # everything the run needs, wired once (run.py)
-    cache: CassetteCache = field(default_factory=CassetteCache)
+    cache: CassetteCache
+    network_incidents: _offline.Incidents
+    fault_log: FaultLog
     stack: ExitStack = field(default_factory=ExitStack)
-    network_incidents: _offline.Incidents = field(default_factory=_offline.Incidents)
     normalisers: dict[Redactor, Normaliser] = field(default_factory=dict)
     replayed: int = 0
     recorded: int = 0  # tests whose traffic was recorded
     written: int = 0  # cassettes that changed on disk
     slept_seconds: float = 0.0
     chaos: Chaos | None = None
-    fault_log: FaultLog = field(default_factory=FaultLog)
     fault_record: Path | None = None
     results: RunResults | None = None  # per test, for `contracttape report` (controller only)
     spent: float = 0.0  # what this run's recordings cost so far (the -v spend meter)
@@ -91,7 +91,7 @@ class PluginState:
 
 
 STATE = pytest.StashKey[PluginState]()
-SESSION = pytest.StashKey[TapeSession]()
+SESSION = pytest.StashKey["TapeSession"]()
 REPORTED = pytest.StashKey[set[str]]()
 MOCKS = pytest.StashKey[Any]()
 FAULTS_PROPERTY = "contracttape_faults"
@@ -108,6 +108,8 @@ def _usd(text: str) -> float:
 
 
 def _chaos(text: str) -> Chaos:
+    from contracttape.faults import Chaos
+
     try:
         return Chaos.parse(text)
     except ValueError as exc:
@@ -193,6 +195,13 @@ def pytest_configure(config: pytest.Config) -> None:
             "contracttape and pytest-recording both drive vcrpy and share --record-mode; "
             "disable one of them, e.g. with `-p no:recording`."
         )
+    from contracttape import _offline, cassettes
+    from contracttape.cassettes import CassetteCache
+    from contracttape.faults.record import FaultLog
+    from contracttape.parsed_store import ParsedStore
+    from contracttape.report.results import RunResults
+    from contracttape.run import Run, RunOptions
+
     mode = config.getoption("--record-mode")
     target = Target(config.getoption("--target"))
     if target is Target.LIVE and config.getoption("--budget-usd") is None:
@@ -220,6 +229,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state = PluginState(
         cli=TapeOptions(record_mode=parse_record_mode(mode, "--record-mode") if mode else None),
         run=run,
+        cache=CassetteCache(ParsedStore.default()),  # parsed cassettes kept across runs and workers
+        network_incidents=_offline.Incidents(),
+        fault_log=FaultLog(),
         chaos=chaos,
     )
     if state.cli.record_mode not in (None, RecordMode.NONE):
@@ -242,6 +254,8 @@ def _run_id(config: pytest.Config) -> str:
     worker_input = getattr(config, "workerinput", None)
     if worker_input and "contracttape_run_id" in worker_input:
         return str(worker_input["contracttape_run_id"])
+    from contracttape.run import new_run_id
+
     return new_run_id()
 
 
@@ -256,6 +270,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None or hasattr(session.config, "workerinput"):
         return
+    from contracttape.report.results import runs_dir
+
     chaos = state.chaos.describe() if state.chaos else None
     runs = runs_dir(state.run.root)
     with suppress(OSError):
@@ -311,6 +327,8 @@ def contracttape_env(
         # every profile's logical origins and placeholder keys: nothing is started or sent
         yield {**state.run.catalogue.replay_env(), "CONTRACTTAPE_SANDBOX_REVISION": "replay"}
     elif state.target is Target.LIVE:
+        from contracttape.targets import live_env
+
         try:
             env, refused = live_env(pytestconfig.rootpath, catalogue=state.run.catalogue), None
         except ConfigError as exc:  # an unreadable .env
@@ -352,6 +370,8 @@ def contracttape_passthrough(pytestconfig: pytest.Config) -> set[str]:
 @pytest.fixture(scope="session")
 def contracttape_redactor() -> Redactor:
     """Override (in a conftest) to add service-specific secret rules: ``Redactor().extended(...)``."""
+    from contracttape.redact import Redactor
+
     return Redactor()
 
 
@@ -368,6 +388,8 @@ def _cassette_for(item: pytest.Item, options: TapeOptions, cassette_dir: Path) -
     module = item.module.__name__.rsplit(".", 1)[-1] if isinstance(item, pytest.Function) else "tests"
     cls = getattr(item, "cls", None)
     name = options.cassette or (f"{cls.__name__}.{item.name}" if cls else item.name)
+    from contracttape.cassettes import cassette_path
+
     return cassette_path(cassette_dir, module, name)
 
 
@@ -382,6 +404,9 @@ def _contracttape_cassette(request: pytest.FixtureRequest) -> Iterator[TapeSessi
     ):
         yield None
         return
+    from contracttape.faults import FaultPlan
+    from contracttape.session import TapeSession  # vcrpy and the clients' stubs: only for cassette tests
+
     state = item.config.stash[STATE]
     try:
         options = _options(item, request.getfixturevalue("contracttape_config"))
@@ -599,6 +624,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     except ContractTapeError as exc:  # a ledger made unreadable during the run: say so, do not crash
         terminalreporter.write_line(f"contracttape: no spend summary: {exc}", red=True)
         entries = []
+    from contracttape import _offline
+    from contracttape.budget.spend import spend_summary
+
     fault_lines = state.fault_log.summary(state.chaos.describe() if state.chaos else None)
     activity = (state.replayed, state.recorded, state.written, state.network_incidents.blocked, entries)
     if not any(activity) and not fault_lines and not state.uncovered_mocks:

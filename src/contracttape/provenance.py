@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import platform
 from collections.abc import Iterable
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -14,13 +15,20 @@ TRACKED_DISTRIBUTIONS = ("contracttape", "vcrpy", "httpx", "httpx2", "requests")
 
 
 def library_versions(distributions: Iterable[str] = ()) -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in dict.fromkeys((*TRACKED_DISTRIBUTIONS, *distributions)):
+    return dict(_versions(tuple(dict.fromkeys((*TRACKED_DISTRIBUTIONS, *distributions)))))
+
+
+@cache
+def _versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Probed once per process (each probe searches every path entry): versions do not change
+    while a run records."""
+    versions = [("python", platform.python_version())]
+    for name in names:
         try:
-            versions[name] = metadata.version(name)
+            versions.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
             continue
-    return versions
+    return tuple(versions)
 
 
 def provenance(

@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from contracttape.model import Headers
 from contracttape.secret_rules import (
+    JWT_LITERALS,
     JWT_RE,
     PLACEHOLDER_RE,
     REDACTED_SIGNATURE,
@@ -124,6 +125,18 @@ _AUTH_LINE = re.compile(
 )
 
 
+# A long run of the standard base64 alphabet with at most its padding (an embedding vector, a
+# file's bytes): its '=' pads the end and assigns nothing, so no ``name=value`` pair is in it
+# (searched for one, the padding of a vector could even be taken for a value). The secret
+# patterns still look at it.
+_BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}")
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+def is_base64_blob(value: str) -> bool:
+    return len(value) >= 64 and _BASE64_BLOB.fullmatch(value) is not None
+
+
 @dataclass(frozen=True)
 class Redactor:
     """Credential removal rules. Immutable; ``extended`` returns a widened copy.
@@ -137,11 +150,33 @@ class Redactor:
     patterns: tuple[SecretPattern, ...] = SECRET_PATTERNS
     claim_rewrite: Callable[[str], str] | None = field(default=None, compare=False)
     _combined: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _literals: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _literal_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _blob_literals: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _unfiltered: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        """One pattern for every secret shape (one pass per string), and its prefilter: the
+        literals every match of a pattern contains. A text holding none of them can only match
+        the patterns that declare no literals, so only those are searched (``_unfiltered``)."""
         alternatives = [f"(?P<jwt>{JWT_RE.pattern})"]
-        alternatives += [f"(?P<p{i}>{p.regex.pattern})" for i, p in enumerate(self.patterns) if p.redact]
+        unfiltered = []
+        literals = list(JWT_LITERALS)
+        for i, p in enumerate(self.patterns):
+            if not p.redact:
+                continue
+            alternatives.append(f"(?P<p{i}>{p.regex.pattern})")
+            if p.literals:
+                literals.extend(p.literals)
+            else:
+                unfiltered.append(alternatives[-1])
         object.__setattr__(self, "_combined", re.compile("|".join(alternatives)))
+        unique = tuple(dict.fromkeys(literals))
+        object.__setattr__(self, "_literals", unique)
+        object.__setattr__(self, "_literal_re", re.compile("|".join(map(re.escape, unique))))
+        # in a base64 blob only the literals written in its alphabet can occur
+        object.__setattr__(self, "_blob_literals", tuple(lit for lit in unique if set(lit) <= _BASE64_CHARS))
+        object.__setattr__(self, "_unfiltered", re.compile("|".join(unfiltered)) if unfiltered else None)
 
     def extended(
         self,
@@ -173,7 +208,7 @@ class Redactor:
     # -- text ---------------------------------------------------------------------------
 
     def _replace(self, match: re.Match[str]) -> str:
-        if match.group("jwt") is not None:
+        if match.lastgroup == "jwt":
             return self.jwt(match.group(0))
         name = match.lastgroup or ""
         if not name.startswith("p"):
@@ -200,11 +235,25 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """Replace every secret-looking substring, and the value of every ``secret-name: value``."""
-        cleaned = self._combined.sub(self._replace, value)
-        if ":" not in cleaned and "=" not in cleaned:
+        blob = is_base64_blob(value)
+        if self._may_hold_a_literal(value, blob):
+            cleaned = self._combined.sub(self._replace, value)
+        elif self._unfiltered is not None:
+            cleaned = self._unfiltered.sub(self._replace, value)
+        else:
+            cleaned = value
+        if blob or (":" not in cleaned and "=" not in cleaned):
             return cleaned
-        cleaned = _AUTH_LINE.sub(lambda m: m.group(1) + placeholder("authorization"), cleaned)
+        if "authorization" in cleaned.lower().replace("\u0131", "i"):  # re's IGNORECASE takes dotless i for i
+            cleaned = _AUTH_LINE.sub(lambda m: m.group(1) + placeholder("authorization"), cleaned)
         return _TEXT_PAIR.sub(self._replace_pair, cleaned)
+
+    def _may_hold_a_literal(self, value: str, blob: bool) -> bool:
+        if blob:  # a long value: one fast substring search per literal beats a regex scan
+            return any(literal in value for literal in self._blob_literals)
+        if len(value) > 256:
+            return any(literal in value for literal in self._literals)
+        return self._literal_re.search(value) is not None
 
     def raw(self, body: bytes) -> bytes:
         """Secret patterns over a body of unknown encoding (latin-1 round-trips any bytes)."""

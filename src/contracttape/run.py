@@ -15,20 +15,23 @@ import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contracttape.budget import open_ledger
 from contracttape.budget.guard import Budget
 from contracttape.budget.prices import PriceBook
 from contracttape.config import Target
-from contracttape.contracts.book import ContractBook
 from contracttape.errors import ConfigError
 from contracttape.normalize import HeaderRules, Normaliser
 from contracttape.redact import Redactor
 from contracttape.services import default_catalogue
 from contracttape.services.profile import Catalogue
 from contracttape.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from contracttape.contracts.book import ContractBook
 
 # -- rules read from a catalogue ------------------------------------------------------------------
 
@@ -100,7 +103,6 @@ class Run:
     settings: Settings
     catalogue: Catalogue
     cassettes: Path
-    contracts: ContractBook
     prices: PriceBook
     budget: Budget
     target: Target
@@ -129,12 +131,19 @@ class Run:
             settings=settings,
             catalogue=catalogue,
             cassettes=cassette_root(root, options.cassettes, settings),
-            contracts=ContractBook(settings.contracts, catalogue),
             prices=prices,
             budget=budget,
             target=options.target,
             passthrough=set(settings.passthrough),
         )
+
+    @cached_property
+    def contracts(self) -> ContractBook:
+        """The committed contracts, loaded when a run first checks a response (jsonschema and the
+        contract files are not read by a run that replays nothing)."""
+        from contracttape.contracts.book import ContractBook
+
+        return ContractBook(self.settings.contracts, self.catalogue)
 
     def normaliser(self, redactor: Redactor | None = None) -> Normaliser:
         return normaliser_for(self.catalogue, redactor, self.origins)

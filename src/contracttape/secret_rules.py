@@ -23,38 +23,48 @@ class SecretPattern:
     # Every built-in pattern redacts; a user's rule may be scan-only (evidence of a leak that has
     # no meaningful in-place replacement).
     redact: bool = True
+    # Substrings one of which every match contains (case-sensitive). A text holding none of them
+    # is not searched with this pattern at all, which is what makes redaction one cheap pass over
+    # long values (a base64 vector, a document). Empty: not known, the text is always searched.
+    literals: tuple[str, ...] = ()
 
 
-def _p(name: str, pattern: str, redact: bool = True) -> SecretPattern:
-    return SecretPattern(name, re.compile(pattern), redact)
+def _p(name: str, pattern: str, literals: tuple[str, ...]) -> SecretPattern:
+    return SecretPattern(name, re.compile(pattern), True, literals)
 
 
 SECRET_PATTERNS: tuple[SecretPattern, ...] = (
-    _p("anthropic-key", r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
-    _p("openai-key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
-    _p("llamacloud-key", r"\bllx-[A-Za-z0-9_-]{20,}"),
-    _p("supabase-secret-key", r"\bsb_secret_[A-Za-z0-9_-]{16,}"),
-    _p("supabase-access-token", r"\bsbp_[a-f0-9]{40}\b"),
+    _p("anthropic-key", r"\bsk-ant-[A-Za-z0-9_-]{20,}", ("sk-ant-",)),
+    _p("openai-key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}", ("sk-",)),
+    _p("llamacloud-key", r"\bllx-[A-Za-z0-9_-]{20,}", ("llx-",)),
+    _p("supabase-secret-key", r"\bsb_secret_[A-Za-z0-9_-]{16,}", ("sb_secret_",)),
+    _p("supabase-access-token", r"\bsbp_[a-f0-9]{40}\b", ("sbp_",)),
     # AWS key ids are base32 and (almost always) carry a digit: "ASIAPACIFICNORTHEAST" is a word
-    _p("aws-access-key-id", r"\b(?:AKIA|ASIA)(?=[A-Z2-7]*[2-7])[A-Z2-7]{16}\b"),
-    _p("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
-    _p("gitlab-token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
-    _p("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-    _p("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
-    _p("stripe-key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"),
-    _p("huggingface-token", r"\bhf_[A-Za-z0-9]{30,}\b"),
-    _p("sendgrid-key", r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
-    _p("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b"),
+    _p("aws-access-key-id", r"\b(?:AKIA|ASIA)(?=[A-Z2-7]*[2-7])[A-Z2-7]{16}\b", ("AKIA", "ASIA")),
+    _p(
+        "github-token",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ),
+    _p("gitlab-token", r"\bglpat-[A-Za-z0-9_-]{20,}", ("glpat-",)),
+    _p("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", ("xox",)),
+    _p("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}\b", ("AIza",)),
+    _p("stripe-key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}", ("k_live_", "k_test_")),
+    _p("huggingface-token", r"\bhf_[A-Za-z0-9]{30,}\b", ("hf_",)),
+    _p("sendgrid-key", r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}", ("SG.",)),
+    _p("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b", ("npm_",)),
     # the whole block, up to its END line (or the end of the text when it was cut)
     _p(
         "private-key-block",
         r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----(?:.|\n)*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY"
         r"(?: BLOCK)?-----|\Z)",
+        ("-----BEGIN ",),
     ),
-    _p("url-credentials", r"\b[a-z][a-z0-9+.-]*://[^\s/:@<>\"']+:[^\s/@<>\"']{3,}@[^\s/]+"),
+    _p("url-credentials", r"\b[a-z][a-z0-9+.-]*://[^\s/:@<>\"']+:[^\s/@<>\"']{3,}@[^\s/]+", ("://",)),
     # an opaque bearer credential in free text (headers are handled by name)
-    _p("bearer-token", r"\b[Bb]earer\s+(?!<redacted)[A-Za-z0-9._~+/=-]{16,}"),
+    _p("bearer-token", r"\b[Bb]earer\s+(?!<redacted)[A-Za-z0-9._~+/=-]{16,}", ("Bearer", "bearer")),
 )
+JWT_LITERALS = ("eyJ",)
 
 # Patterns whose matches can also be ordinary words joined by hyphens ("sk-learn-random-forest-..."):
 # a match counts only when the part after its prefix looks random (see ``looks_random``).

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contracttape.budget.ledger import FileLedger
+
 PROFILE = '''
 import re
 from contracttape.bodies import json_object, json_or_none
@@ -154,10 +156,10 @@ def test_a_service_from_outside_records_replays_prices_and_contracts(project: py
     assert translate["request"]["uri"] == "http://api.acme.test/v1/translate"
     # priced by its own rule and prices: 16 characters at $2 per 1k
     assert translate["contracttape"]["cost_usd"] == pytest.approx(16 / 1000 * 2.0)
-    ledger = json.loads((project.path / "ledger.json").read_text())["entries"]
-    priced = [e for e in ledger if e["endpoint"] == "POST /v1/translate"]
-    assert [e["service"] for e in priced] == ["acme"]
-    assert priced[0]["estimate"] == pytest.approx(16 / 1000 * 2.0 * 1.5)
+    ledger = FileLedger(project.path / "ledger.json").entries()
+    priced = [e for e in ledger if e.endpoint == "POST /v1/translate"]
+    assert [e.service for e in priced] == ["acme"]
+    assert priced[0].estimate == pytest.approx(16 / 1000 * 2.0 * 1.5)
 
     # replayed offline, through the profile's replay variables
     replayed = run(project, "--block-network")

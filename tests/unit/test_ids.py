@@ -159,3 +159,24 @@ def test_recording_a_polling_job_twice_gives_identical_cassettes(
     assert len(replayed) == 1
     assert PLACEHOLDER.fullmatch(replayed[0])
     assert replayed[0] in first.read_text()
+
+
+@settings(max_examples=50)
+@given(raw=st.binary(min_size=300, max_size=3000), where=st.integers(min_value=0, max_value=4000))
+def test_ids_are_rewritten_around_a_vector_never_inside_it(raw: bytes, where: int) -> None:
+    """A large body's base64 runs are data: an id made of letters and digits that happens to
+    occur in one is left alone there (rewriting it would corrupt the vector), and every id
+    outside them is still rewritten."""
+    real = "a1B2c3D4e5F6"  # an id of letters and digits, which base64 can contain
+    encoded = base64.b64encode(raw).decode()
+    at = where % (len(encoded) - 4) // 4 * 4
+    vector = encoded[:at] + real + encoded[at:]  # still base64 (12 characters: 9 bytes)
+    ids = IdMap()
+    uuid_id = str(uuid.UUID(int=where + 1))
+    ids.learn(answer({"id": real, "other_id": uuid_id}))
+    body = json.dumps({"embedding": vector, "job": real, "owner": uuid_id, "url": f"/v1/jobs/{real}"})
+    rewritten = json.loads(ids.text(body))
+    assert rewritten["embedding"] == vector
+    assert real not in (rewritten["job"], rewritten["url"])
+    assert rewritten["url"] == f"/v1/jobs/{rewritten['job']}"
+    assert uuid_id not in json.dumps(rewritten)

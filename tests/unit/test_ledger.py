@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import random
 import tempfile
@@ -87,8 +88,6 @@ def test_ledger_files_are_versioned(tmp_path: Path) -> None:
 
 def test_two_ledgers_on_one_file_see_each_others_writes(tmp_path: Path) -> None:
     """Each process keeps what it last read; a write by another one is never missed."""
-    import json
-
     path = tmp_path / "ledger.json"
     first, second = FileLedger(path), FileLedger(path)
     entries = []
@@ -101,7 +100,86 @@ def test_two_ledgers_on_one_file_see_each_others_writes(tmp_path: Path) -> None:
     assert [e.state for e in second.entries()][-1] == REFUSED  # the sixth would cross $0.05
     first.settle(entries[1].id, 0.002)  # a reservation the other instance made
     assert {e.id: e.state for e in second.entries()}[entries[1].id] == SETTLED
-    data = json.loads(path.read_text())  # still one JSON document, format 2, one entry per line
-    assert data["format"] == 2
-    assert len(data["entries"]) == 6
-    assert len(path.read_text().splitlines()) == 6 + 5  # {, "entries": [, ], "format", }
+    lines = [json.loads(line) for line in path.read_text().splitlines()]  # a journal: one change per line
+    assert lines[0] == {"contracttape_ledger": 3}
+    assert [next(iter(k for k in line if k != "entry")) for line in lines[1:]] == ["add"] * 6 + ["set"]
+    assert lines[-1]["set"] == 1
+
+
+# -- the journal ------------------------------------------------------------------------------------
+
+
+def _entry(n: int, estimate: float = 0.01) -> object:
+    return new_entry("run", f"t::{n}", "svc", "POST /x", "POST /x", estimate, "test")
+
+
+def test_an_operation_appends_only_its_own_lines(tmp_path: Path) -> None:
+    """The cost of a reservation does not grow with the history: what is written per operation
+    is one line, whatever the ledger already holds (and the file is never rewritten)."""
+    path = tmp_path / "ledger.json"
+    ledger = FileLedger(path)
+    growth = []
+    for n in range(300):
+        entry = _entry(n)
+        before = path.stat().st_size if path.exists() else 0
+        inode = path.stat().st_ino if path.exists() else None
+        ledger.reserve(entry, None, None)  # type: ignore[arg-type]
+        ledger.settle(entry.id, 0.005)  # type: ignore[attr-defined]
+        growth.append(path.stat().st_size - before)
+        assert inode in (None, path.stat().st_ino)
+    assert max(growth[1:]) < 2 * min(growth[1:]) + 64  # bounded, not growing with n
+    assert len(FileLedger(path).entries()) == 300
+    assert all(e.state == SETTLED for e in FileLedger(path).entries())
+
+
+def test_a_format_2_ledger_is_read_and_becomes_a_journal_on_the_first_change(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    old = _entry(0)
+    document = {"format": 2, "entries": [{**old.__dict__, "state": "settled", "actual": 0.004}]}  # type: ignore[attr-defined]
+    path.write_text(json.dumps(document))
+    ledger = FileLedger(path)
+    assert [e.actual for e in ledger.entries()] == [0.004]
+    assert path.read_text().startswith('{"format"')  # reading changes nothing
+    assert ledger.reserve(_entry(1, 0.02), 0.03, None) is None  # type: ignore[arg-type]
+    assert path.read_text().startswith('{"contracttape_ledger": 3}')
+    assert [e.amount for e in FileLedger(path).entries()] == [0.004, 0.02]
+
+
+def test_a_torn_last_line_is_ignored_and_cut_by_the_next_writer(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    FileLedger(path).reserve(_entry(0), None, None)  # type: ignore[arg-type]
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"add": {"id": "half-writ')  # a writer killed mid-append
+    reader = FileLedger(path)
+    assert len(reader.entries()) == 1
+    reader.reserve(_entry(1), None, None)  # type: ignore[arg-type]
+    assert b"half-writ" not in path.read_bytes()
+    assert len(FileLedger(path).entries()) == 2
+    assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("tail", "says"),
+    [
+        ("not json\n", "line 3 cannot be read"),
+        ('["add"]\n', "line 3: not a ledger line"),
+        ('{"set": 7, "entry": {}}\n', "line 3: not a ledger line (add or set)"),
+        ('{"add": {"id": "x"}}\n', "entry 2: unknown field(s) [] / missing"),
+    ],
+)
+def test_a_damaged_journal_line_is_one_message_naming_it(tmp_path: Path, tail: str, says: str) -> None:
+    path = tmp_path / "ledger.json"
+    FileLedger(path).reserve(_entry(0), None, None)  # type: ignore[arg-type]
+    with path.open("a") as handle:
+        handle.write(tail)
+    with pytest.raises(ConfigError) as raised:
+        FileLedger(path).entries()
+    assert says in str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+def test_a_newer_journal_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    path.write_text('{"contracttape_ledger": 9}\n')
+    with pytest.raises(ConfigError, match="newer contracttape"):
+        FileLedger(path).entries()

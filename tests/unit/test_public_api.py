@@ -4,19 +4,42 @@ import __future__
 import importlib
 import pkgutil
 
+import pytest
+
 import contracttape
 
 
 def test_all_is_exactly_the_public_names() -> None:
+    # the names are imported on first use (importing contracttape stays cheap): dir() shows them
     public = {
         name
-        for name, value in vars(contracttape).items()
-        if name.isidentifier() and not name.startswith("_") and not isinstance(value, __future__._Feature)
+        for name in dir(contracttape)
+        if name.isidentifier()
+        and not name.startswith("_")
+        and not isinstance(getattr(contracttape, name), __future__._Feature)
     }
     modules = {m.name for m in pkgutil.iter_modules(contracttape.__path__)}
     assert set(contracttape.__all__) - {"__version__"} == public - modules
     for name in contracttape.__all__:
         assert getattr(contracttape, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'TapeSessions'"):
+        contracttape.TapeSessions  # noqa: B018
+
+
+def test_importing_contracttape_imports_none_of_its_heavy_parts() -> None:
+    """``import contracttape`` and the pytest plugin import no vcrpy, jsonschema, SDK or sandbox:
+    those come when a run uses them (``make bench`` times the import)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pytest, contracttape, contracttape.plugin; "
+        "heavy = ['vcr', 'jsonschema', 'openai', 'httpx2', 'psycopg', 'yaml', 'contracttape.sandbox', "
+        "'contracttape.session', 'contracttape.contracts.book', 'contracttape.budget']; "
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
 
 
 def test_every_module_imports_and_documents_itself() -> None:

@@ -3,7 +3,7 @@
 - ``guard``: ``Budget`` (estimate -> reserve -> settle), ``Priced``, ``Reservation``;
 - ``costs``: ``Estimate``, ``Cost`` and the ``CostRule`` protocol service profiles implement;
 - ``prices``: ``PriceBook`` over ``data/prices.yaml`` and the user's price file;
-- ``ledger`` / ``ledger_pg``: reservations in a JSON file or PostgreSQL, owners, orphans;
+- ``ledger`` / ``ledger_pg``: reservations in a file journal or PostgreSQL, owners, orphans;
 - ``spend``: spend summaries (terminal summary, ``contracttape budget report``).
 """
 

@@ -9,7 +9,7 @@ killed between reserving and settling cannot settle; the next reservation on any
 such entries (owner gone on this host, or older than ``LEASE_SECONDS`` from another host) and
 marks them ``orphaned``: they no longer count against any cap, and reports show them apart.
 
-``FileLedger`` keeps a JSON file under a cross-process lock (xdist workers, several runs on one
+``FileLedger`` keeps an append-only journal under a cross-process lock (xdist workers, several runs on one
 machine); ``PostgresLedger`` shares one cap between machines.
 """
 
@@ -31,7 +31,7 @@ from filelock import FileLock
 from contracttape.cassettes import write_atomic
 from contracttape.errors import ConfigError
 
-FORMAT_VERSION = 2  # 2: entries have an owner
+FORMAT_VERSION = 3  # 2: entries have an owner; 3: an append-only journal, one change per line
 RESERVED, SETTLED, REFUSED, ORPHANED = "reserved", "settled", "refused", "orphaned"
 STATES = frozenset({RESERVED, SETTLED, REFUSED, ORPHANED})
 # A reservation held by another machine is released after this long: one HTTP request never
@@ -111,9 +111,14 @@ def _start_time(pid: int) -> str:
         return ""
 
 
+_OWNER: dict[int, str] = {}  # pid -> owner (a forked child is another owner)
+
+
 def current_owner() -> str:
     pid = os.getpid()
-    return f"{socket.gethostname()}:{_boot_id()}:{pid}:{_start_time(pid)}"
+    if pid not in _OWNER:
+        _OWNER[pid] = f"{socket.gethostname()}:{_boot_id()}:{pid}:{_start_time(pid)}"
+    return _OWNER[pid]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -179,70 +184,157 @@ class Ledger(Protocol):
     def entries(self, run: str | None = None) -> list[Entry]: ...
 
 
-class FileLedger:
-    """The ledger as one JSON file, rewritten atomically under a cross-process lock.
+@dataclass
+class _Known:
+    """What this process last read or wrote of a journal: its file, how far, and the entries."""
 
-    Each process keeps what it last read or wrote, with the file's identity (inode, size,
-    mtime): while nobody else has written, the next operation does not parse and check the
-    whole history again. Entries are written one per line with the C JSON encoder."""
+    inode: int
+    offset: int  # end of the last whole line
+    entries: list[Entry]
+
+
+class FileLedger:
+    """The ledger as an append-only journal under a cross-process lock.
+
+    The file starts with a header line (``{"contracttape_ledger": 3}``); then each change is one
+    JSON line: ``{"add": entry}`` for a new entry, ``{"set": position, "entry": entry}`` for a
+    changed one (settled, adjusted, orphaned). An operation appends only its own lines (one
+    ``write`` and an ``fdatasync``), and each process reads only what others appended since it
+    last looked, so the cost of an operation does not grow with the ledger's history.
+
+    A writer killed mid-line leaves a torn last line: it is ignored when read, and cut off by
+    the next writer (who holds the lock). A ledger of format 1 or 2 (one JSON document) is read
+    as it is and rewritten as a journal, atomically, on the first change."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_file = Path(str(path) + ".lock")
-        self._known: tuple[tuple[int, int, int], list[Entry]] | None = None
-        self._lines: dict[Entry, str] = {}  # each entry's line, written once per process
+        self._known: _Known | None = None
+        self._legacy = False  # the file on disk is a format-1/2 document: rewrite it on change
+        self._file_lock: FileLock | None = None
 
     @property
     def _lock(self) -> FileLock:
-        self._lock_file.parent.mkdir(parents=True, exist_ok=True)  # created on first use only
-        return FileLock(str(self._lock_file), timeout=60)
+        if self._file_lock is None:
+            self._lock_file.parent.mkdir(parents=True, exist_ok=True)  # created on first use only
+            self._file_lock = FileLock(str(self._lock_file), timeout=60)
+        return self._file_lock
 
-    def _stamp(self) -> tuple[int, int, int] | None:
+    # -- reading --------------------------------------------------------------------------------
+
+    def _read(self) -> list[Entry]:
+        """The entries now on disk (called under the lock)."""
         try:
             found = self.path.stat()
         except FileNotFoundError:
-            return None
-        return (found.st_ino, found.st_size, found.st_mtime_ns)
-
-    def _read(self) -> list[Entry]:
-        stamp = self._stamp()
-        if stamp is None:
+            self._known, self._legacy = None, False
             return []
-        if self._known is not None and self._known[0] == stamp:
-            return list(self._known[1])  # unchanged since this process read or wrote it
-        entries = self._parse()
-        self._known = (stamp, list(entries))
-        return entries
+        known = self._known
+        if (
+            known is not None
+            and not self._legacy
+            and known.inode == found.st_ino
+            and found.st_size >= known.offset
+        ):
+            if found.st_size > known.offset:  # another process appended: read just that
+                with self.path.open("rb") as handle:
+                    handle.seek(known.offset)
+                    known.offset += self._apply(handle.read(), known.entries, first_line=None)
+            return list(known.entries)
+        data = self._read_bytes()
+        if not data.startswith(b'{"contracttape_ledger"'):
+            entries, self._legacy = self._parse_document(data), True
+            self._known = _Known(found.st_ino, len(data), entries)
+            return list(entries)
+        entries = []
+        offset = self._apply(data, entries, first_line=1)
+        self._known, self._legacy = _Known(found.st_ino, offset, entries), False
+        return list(entries)
 
-    def _parse(self) -> list[Entry]:
-        afresh = "move it aside to start afresh"
+    def _read_bytes(self) -> bytes:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (ValueError, OSError) as exc:
-            raise ConfigError(f"{self.path}: the ledger cannot be read ({exc}); {afresh}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
-            raise ConfigError(f"{self.path}: not a contracttape ledger (an object with 'entries'); {afresh}")
-        version = data.get("format", 0)
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: the ledger cannot be read ({exc}); {_AFRESH}") from exc
+
+    def _apply(self, data: bytes, entries: list[Entry], first_line: int | None) -> int:
+        """Apply the whole lines of ``data`` (a torn last line is left); returns the bytes used."""
+        whole = data[: data.rfind(b"\n") + 1]
+        for number, raw in enumerate(whole.splitlines(), start=first_line or 0):
+            where = f"{self.path}: line {number}" if first_line else f"{self.path}"
+            try:
+                line = json.loads(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{where} cannot be read ({exc}); {_AFRESH}") from exc
+            if not isinstance(line, dict):
+                raise ConfigError(f"{where}: not a ledger line; {_AFRESH}")
+            if "contracttape_ledger" in line:
+                version = line["contracttape_ledger"]
+                if not isinstance(version, int) or version > FORMAT_VERSION:
+                    raise ConfigError(
+                        f"{self.path}: written by a newer contracttape (format {version!r}); upgrade"
+                    )
+            elif "add" in line:
+                entries.append(_entry(self.path, len(entries), line["add"]))
+            elif isinstance(line.get("set"), int) and 0 <= line["set"] < len(entries):
+                entries[line["set"]] = _entry(self.path, line["set"], line.get("entry"))
+            else:
+                raise ConfigError(f"{where}: not a ledger line (add or set); {_AFRESH}")
+        return len(whole)
+
+    def _parse_document(self, data: bytes) -> list[Entry]:
+        """A format-1/2 ledger: one JSON document ``{"entries": [...], "format": 2}``."""
+        try:
+            document = json.loads(data)
+        except ValueError as exc:
+            raise ConfigError(f"{self.path}: the ledger cannot be read ({exc}); {_AFRESH}") from exc
+        if not isinstance(document, dict) or not isinstance(document.get("entries", []), list):
+            raise ConfigError(
+                f"{self.path}: not a contracttape ledger (a journal, or an object with 'entries'); {_AFRESH}"
+            )
+        version = document.get("format", 0)
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise ConfigError(f"{self.path}: written by a newer contracttape (format {version!r}); upgrade")
-        return [_entry(self.path, position, e) for position, e in enumerate(data.get("entries", []))]
+        return [_entry(self.path, position, e) for position, e in enumerate(document.get("entries", []))]
 
-    def _write(self, entries: list[Entry]) -> None:
-        # {"entries": [ one entry per line ], "format": 2}: readable, and the C encoder's speed
-        known = self._lines
-        self._lines = {e: known.get(e) or json.dumps(_as_dict(e), sort_keys=True) for e in entries}
-        lines = ",\n".join(self._lines[e] for e in entries)
-        text = '{\n"entries": [\n' + lines + ("\n" if lines else "") + f'],\n"format": {FORMAT_VERSION}\n}}\n'
-        write_atomic(self.path, text, locked=True)
-        stamp = self._stamp()
-        self._known = (stamp, list(entries)) if stamp is not None else None
+    # -- writing --------------------------------------------------------------------------------
+
+    def _write(self, before: list[Entry], after: list[Entry]) -> None:
+        """Append what changed from ``before`` to ``after`` (called under the lock)."""
+        lines = [
+            _line({"set": position, "entry": _as_dict(entry)})
+            for position, entry in enumerate(after[: len(before)])
+            if entry is not before[position]  # unchanged entries are the very objects read
+        ]
+        lines += [_line({"add": _as_dict(entry)}) for entry in after[len(before) :]]
+        if not lines:
+            return
+        known = self._known
+        if known is None or self._legacy:  # a new ledger, or an old document: write it whole
+            text = _HEADER + "".join(_line({"add": _as_dict(e)}) for e in after)
+            write_atomic(self.path, text, locked=True)
+            found = self.path.stat()
+            self._known, self._legacy = _Known(found.st_ino, len(text.encode()), list(after)), False
+            return
+        payload = "".join(lines).encode()
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, known.offset)  # a torn line left by a writer killed mid-append
+            os.lseek(fd, known.offset, os.SEEK_SET)
+            os.write(fd, payload)
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        known.offset += len(payload)
+        known.entries = list(after)
 
     @contextmanager
     def _locked(self) -> Iterator[list[Entry]]:
         with self._lock:
             entries = self._read()
+            before = list(entries)
             yield entries
-            self._write(entries)
+            self._write(before, entries)
 
     def reserve(self, entry: Entry, cap: float | None, monthly_cap: float | None) -> Refusal | None:
         with self._locked() as entries:
@@ -253,9 +345,16 @@ class FileLedger:
 
     def _update(self, entry_id: str, **changes: Any) -> None:
         with self._locked() as entries:
-            for position, entry in enumerate(entries):
-                if entry.id == entry_id:
-                    entries[position] = replace(entry, **changes)
+            position = self._position(entry_id, entries)
+            if position is not None:
+                entries[position] = replace(entries[position], **changes)
+
+    def _position(self, entry_id: str, entries: list[Entry]) -> int | None:
+        """Where an entry is: usually the last one this process reserved, else by search."""
+        for position in range(len(entries) - 1, -1, -1):
+            if entries[position].id == entry_id:
+                return position
+        return None
 
     def settle(self, entry_id: str, actual: float, basis: str = "") -> None:
         changes: dict[str, Any] = {"actual": actual, "state": SETTLED}
@@ -273,6 +372,12 @@ class FileLedger:
 
 
 _FIELDS = {name: kind for name, kind in Entry.__annotations__.items()}
+_AFRESH = "move it aside to start afresh"
+_HEADER = json.dumps({"contracttape_ledger": FORMAT_VERSION}) + "\n"
+
+
+def _line(operation: dict[str, Any]) -> str:
+    return json.dumps(operation, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _as_dict(entry: Entry) -> dict[str, Any]:

@@ -1,0 +1,141 @@
+"""Recording cost: the same calls to the local sandbox, made directly and through contracttape.
+
+The real openai SDK makes REQUESTS calls (half embeddings of a batch of 8 texts, which the SDK
+asks for as base64, half chat completions) to the sandbox's OpenAI stand-in on loopback, served
+from its own process:
+
+  direct        the SDK and the sandbox alone
+  contracttape  the same calls inside a recording ``TapeSession`` wired as ``make record
+                BUDGET=...`` wires it (``Run.build``: redaction, normalisation, id placeholders,
+                pricing, a reservation and a settlement in a file ledger under a cap), written
+                to a cassette at the end
+
+Rounds alternate direct and contracttape (after one warm-up of each); the figure is the median
+round. The overhead per request is (contracttape - direct) / REQUESTS. With ``--no-budget`` the
+ledger is left out, which isolates what redaction and normalisation cost.
+
+    python tools/bench_record.py [--requests 200] [--rounds 5] [--no-budget]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import openai
+
+from contracttape import RecordMode, TapeSession
+from contracttape.run import Run, RunOptions
+from contracttape.sandbox import AI_SERVICES, Sandbox
+
+TEXTS = [f"chunk {n}: the quarterly report says revenue grew by {n} percent" for n in range(8)]
+
+
+def calls(client: openai.OpenAI, count: int) -> None:
+    for i in range(count):
+        if i % 2:
+            client.embeddings.create(model="text-embedding-3-small", input=[f"{t} ({i})" for t in TEXTS])
+        else:
+            client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": f"summarise item {i}"}],
+                max_tokens=20,
+            )
+
+
+def timed(run: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def serve(conn: Connection) -> None:
+    with Sandbox(services=AI_SERVICES) as sandbox:
+        conn.send((sandbox.env(), sandbox.origins()))
+        conn.recv()  # until the bench is done
+
+
+@contextmanager
+def sandbox_process() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """The sandbox in its own process, as a real service would be: the figures are the client's
+    work alone, not the client and the server sharing one interpreter."""
+    ours, theirs = multiprocessing.Pipe()
+    process = multiprocessing.get_context("spawn").Process(target=serve, args=(theirs,), daemon=True)
+    process.start()
+    try:
+        yield ours.recv()
+    finally:
+        ours.send("stop")
+        process.join(30)
+
+
+def measure(requests: int, rounds: int, budget: bool) -> tuple[float, float]:
+    """(direct, contracttape) seconds for one round of ``requests`` calls, medians."""
+    with sandbox_process() as (env, origins), tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        run = Run.build(
+            root, RunOptions(budget_usd=1000.0 if budget else None, ledger=str(root / "ledger.json"))
+        )
+        run.origins.update(origins)
+        normaliser = run.normaliser()
+
+        def client() -> openai.OpenAI:
+            return openai.OpenAI(
+                base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=0
+            )
+
+        def direct() -> None:
+            with client() as c:
+                calls(c, requests)
+
+        counter = iter(range(10**6))
+
+        def recorded() -> None:
+            tape = TapeSession(
+                root / "cassettes" / f"round_{next(counter)}.yaml",
+                mode=RecordMode.ALL,
+                test_id="bench::record",
+                normaliser=normaliser,
+                budget=run.budget if budget else None,
+            )
+            with tape, client() as c:
+                calls(c, requests)
+            if len(tape.recorded) != requests:
+                raise AssertionError(f"recorded {len(tape.recorded)} of {requests} requests")
+
+        direct(), recorded()  # warm-up: imports, connections, caches
+        ours, theirs = [], []
+        for _ in range(rounds):
+            theirs.append(timed(direct))
+            ours.append(timed(recorded))
+        return statistics.median(theirs), statistics.median(ours)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-budget", action="store_true")
+    args = parser.parse_args()
+    print(f"{'record':>22} {'direct':>10} {'contracttape':>13} {'ratio':>7} {'overhead/request':>17}")
+    for budget in (False,) if args.no_budget else (False, True):
+        direct, ours = measure(args.requests, args.rounds, budget)
+        label = "with budget + ledger" if budget else "redact + normalise"
+        overhead = (ours - direct) / args.requests
+        print(
+            f"{label:>22} {direct * 1e3 / args.requests:>7.2f} ms {ours * 1e3 / args.requests:>10.2f} ms "
+            f"{ours / direct:>6.2f}x {overhead * 1e3:>14.2f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
