@@ -20,10 +20,12 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from contracttape.bodies import parse_json, sse_events
-from contracttape.model import RecordedRequest, RecordedResponse
+from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.redact import b64url_decode, jwt_segment
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -61,6 +63,7 @@ class IdMap:
         self._answered: dict[str, int] = {}  # request key -> answers learned from it so far
         self._lock = threading.Lock()
         self._order: list[tuple[str, str]] = []  # (id, placeholder), longest id first
+        self._wheres: dict[str, set[str]] = {}  # id -> every place it appeared (see ``settled``)
 
     def __len__(self) -> int:
         return len(self._placeholders)
@@ -79,8 +82,10 @@ class IdMap:
             answered = self._answered.get(origin, 0)
             self._answered[origin] = answered + 1
             for position, value in enumerate(dict.fromkeys(found)):
+                where = f"{origin}\n{answered}\n{position}"
+                self._wheres.setdefault(value, set()).add(where)
                 if value not in self._placeholders:
-                    self._placeholders[value] = self._name(value, f"{origin}\n{answered}\n{position}")
+                    self._placeholders[value] = self._name(value, where, self._taken)
             if len(self._order) != len(self._placeholders):
                 self._order = sorted(self._placeholders.items(), key=lambda kv: -len(kv[0]))
 
@@ -114,7 +119,8 @@ class IdMap:
         ):
             found.append(value)
 
-    def _name(self, value: str, where: str) -> str:
+    @staticmethod
+    def _name(value: str, where: str, taken: set[str]) -> str:
         """A placeholder of ``value``'s shape derived from ``where``; never one already taken."""
         for salt in range(1000):
             digest = hashlib.sha256(f"{where}\n{salt}".encode()).hexdigest()
@@ -125,10 +131,36 @@ class IdMap:
                 assert prefixed is not None
                 prefix, tail = prefixed.group("prefix") or "", prefixed.group("tail")
                 name = f"{prefix}{int(digest, 16) % 10 ** len(tail):0{len(tail)}d}"
-            if name not in self._taken:
-                self._taken.add(name)
+            if name not in taken:
+                taken.add(name)
                 return name
         raise AssertionError("no free placeholder")  # pragma: no cover - 1000 collisions in a row
+
+    def settled(self) -> dict[str, str]:
+        """Placeholder given while recording -> the placeholder the cassette keeps.
+
+        While recording, an id is named after the first answer it was seen in, which for an id
+        that many concurrent answers carry (a project id in every job) depends on which answer
+        arrived first. The cassette keeps, for each id, the name of the smallest of all the
+        places it appeared (each place: the normalised request answered, its answer count, the
+        id's position), which no arrival order changes. Places name requests that may hold other
+        placeholders, so this is repeated until no name changes."""
+        with self._lock:
+            given = dict(self._placeholders)
+            wheres = {real: sorted(places) for real, places in self._wheres.items()}
+        mapping = {placeholder: placeholder for placeholder in given.values()}
+        for _ in range(5):
+            rename = _one_pass(mapping)
+            best = {real: min(rename(w) for w in wheres.get(real, [""])) for real in given}
+            taken: set[str] = set()
+            settled = {
+                given[real]: self._name(real, best[real], taken)
+                for real in sorted(given, key=lambda r: (best[r], r))
+            }
+            if settled == mapping:
+                break
+            mapping = settled
+        return {old: new for old, new in mapping.items() if old != new}
 
     # -- rewriting -------------------------------------------------------------------------------
 
@@ -187,3 +219,66 @@ class IdMap:
             for n, v in response.headers
         )
         return response.with_(headers=headers, body=body)
+
+
+def _one_pass(mapping: dict[str, str]) -> Callable[[str], str]:
+    """A function replacing every key of ``mapping`` by its value in one pass (no chains: a
+    placeholder renamed to another's old name is not renamed again)."""
+    changed = {old: new for old, new in mapping.items() if old != new}
+    if not changed:
+        return lambda text: text
+    pattern = re.compile("|".join(re.escape(old) for old in sorted(changed, key=len, reverse=True)))
+    return lambda text: pattern.sub(lambda m: changed[m.group(0)], text)
+
+
+def renamed(interactions: list[Interaction], mapping: dict[str, str]) -> list[Interaction]:
+    """``interactions`` with placeholders renamed (``IdMap.settled``): in URIs, headers, bodies
+    and the claims of JWTs."""
+    if not mapping:
+        return interactions
+    rename = _one_pass(mapping)
+
+    def jwt(match: re.Match[str]) -> str:
+        token = match.group(0)
+        claims = jwt_claims(match.group(1))
+        if not isinstance(claims, dict):
+            return token
+        rewritten = json.loads(rename(json.dumps(claims)))
+        if rewritten == claims:
+            return token
+        header, _, signature = token.split(".")
+        return f"{header}.{jwt_segment(rewritten)}.{signature}"
+
+    def text(value: str) -> str:
+        return rename(_JWT.sub(jwt, value))
+
+    def body(data: bytes) -> bytes:
+        try:
+            decoded = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data
+        new = text(decoded)
+        return data if new == decoded else new.encode("utf-8")
+
+    out = []
+    for i in interactions:
+        req, resp = i.request, i.response
+        resp_body = body(resp.body)
+        out.append(
+            replace(
+                i,
+                request=req.with_(
+                    uri=text(req.uri),
+                    headers=tuple((n, text(v)) for n, v in req.headers),
+                    body=body(req.body),
+                ),
+                response=resp.with_(
+                    headers=tuple(
+                        (n, str(len(resp_body)) if n.lower() == "content-length" else text(v))
+                        for n, v in resp.headers
+                    ),
+                    body=resp_body,
+                ),
+            )
+        )
+    return out

@@ -38,7 +38,7 @@ from contracttape.errors import (
 )
 from contracttape.faults import answers
 from contracttape.faults.plan import Decision, FaultPlan
-from contracttape.ids import IdMap
+from contracttape.ids import IdMap, renamed
 from contracttape.matching import InteractionIndex, RequestShape
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.normalize import Normaliser
@@ -323,6 +323,8 @@ class TapeSession:
         """Write the cassette as this mode says; returns whether the file changed."""
         if self.replaying or not self.recorded or self.refusals:
             return False  # a test refused by the budget keeps its old cassette
+        # ids named by where they appeared, whatever the order concurrent answers arrived in
+        self.recorded = renamed(self.recorded, self.ids.settled())
         meta = provenance(
             test_id=self.test_id,
             target=self.target,

@@ -180,3 +180,34 @@ def test_ids_are_rewritten_around_a_vector_never_inside_it(raw: bytes, where: in
     assert real not in (rewritten["job"], rewritten["url"])
     assert rewritten["url"] == f"/v1/jobs/{rewritten['job']}"
     assert uuid_id not in json.dumps(rewritten)
+
+
+@settings(max_examples=40)
+@given(order=st.permutations(range(5)))
+def test_an_id_that_concurrent_answers_share_is_named_the_same_in_any_order(order: list[int]) -> None:
+    """A project id carried by every job answer: whichever answer arrives first, the cassette
+    names it (and every job id) the same, also inside a JWT."""
+    from contracttape.ids import renamed
+    from contracttape.model import Interaction, RecordedRequest
+
+    project = "3f1c2a9e-8b7d-4c6e-9a5f-1e2d3c4b5a69"
+    jobs = [str(uuid.UUID(int=n + 17)) for n in range(5)]
+
+    def record(arrival: list[int]) -> list[Interaction]:
+        ids, stored = IdMap(), []
+        for n in arrival:
+            body = {"id": jobs[n], "project_id": project, "token": jwt_with({"sub": project})}
+            ids.learn(answer(body), f"POST /upload file-{n}")
+            request = RecordedRequest("POST", f"https://parse.test/upload/{n}")
+            stored.append(Interaction(request, ids.response(answer(body))))
+        return sorted(renamed(stored, ids.settled()), key=lambda i: i.request.uri)
+
+    assert record(order) == record(list(range(5)))
+    assert project not in str(record(order))
+
+
+def jwt_with(claims: dict[str, object]) -> str:
+    def segment(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{segment({'alg': 'HS256'})}.{segment(claims)}.c2ln"
