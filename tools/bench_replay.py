@@ -15,8 +15,9 @@ Times are per interaction and include loading the cassette. vcrpy's lookup is a 
 requests instead of all of them; every request is unique, so a sample costs what it would in a
 full run. Ratios are computed from figures measured in this same run.
 
-Peak memory: a fresh process loads and replays the largest cassette with each system (peak
-resident set size, minus that of the same process doing nothing but the imports).
+Peak memory: a fresh process loads and replays the largest cassette with each system (every
+tenth request; vcrpy a sample), and reports the peak of what it allocated after its imports
+(tracemalloc); contracttape from its store, warm, as replay runs after the first time.
 
     python tools/bench_replay.py [--sizes 100,1000,10000] [--vcr-sample 200]
 """
@@ -139,22 +140,23 @@ def per_interaction(run: Callable[[], None], count: int) -> float:
     return (time.perf_counter() - start) / count
 
 
-def peak_memory(system: str, path: Path, n: int) -> float:
-    """MB of peak resident memory a fresh process adds by replaying ``path`` with ``system``."""
+def peak_memory(system: str, path: Path, n: int, store: Path) -> float:
+    """MB at the peak of what a fresh process allocates (tracemalloc, after the imports) to
+    replay ``path`` with ``system``."""
     code = f"""
-import resource, sys
+import sys, tracemalloc
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 import bench_replay as b
 from pathlib import Path
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
 n, path = {n}, Path({str(path)!r})
 if {system!r} == "floor":
     b.run_floor(n, range(0, n, 10))
 elif {system!r} == "vcrpy":
     b.run_vcrpy(path, range(0, n, n // 20))
 else:
-    b.run_contracttape(path, range(0, n, 10), Path({str(path.parent / "store")!r}))
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+    b.run_contracttape(path, range(0, n, 10), Path({str(store)!r}))
+print(tracemalloc.get_traced_memory()[1] / 2**20)
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
@@ -183,7 +185,10 @@ def main() -> None:
             theirs = per_interaction(lambda p=path, s=sample: run_vcrpy(p, s), len(sample))
             rows.append((n, warm, cold, theirs, floor, len(sample)))
         largest = Path(tmp) / f"bench_{sizes[-1]}.yaml"
-        memory = {s: peak_memory(s, largest, sizes[-1]) for s in ("floor", "contracttape", "vcrpy")}
+        warm_store = Path(tmp) / f"store_{sizes[-1]}"
+        memory = {
+            s: peak_memory(s, largest, sizes[-1], warm_store) for s in ("floor", "contracttape", "vcrpy")
+        }
     print("replay, per interaction (the real openai SDK over httpx2):")
     print(
         f"{'interactions':>12} {'floor':>9} {'ct warm':>9} {'ct cold':>9} {'vcrpy+p-r':>11} "
@@ -197,7 +202,7 @@ def main() -> None:
             f"{sampled}{'' if sampled == n else ' (sample)'}"
         )
     print(
-        f"peak memory replaying {sizes[-1]:,} interactions (MB over the imports): "
+        f"peak memory replaying {sizes[-1]:,} interactions (MB allocated, tracemalloc): "
         + ", ".join(f"{k} {v:.1f}" for k, v in memory.items())
     )
 

@@ -36,16 +36,23 @@ def best(command: list[str], rounds: int, cwd: Path | None = None) -> float:
     return min(times)
 
 
+def import_time(module: str, rounds: int) -> float:
+    code = f"import time, pytest; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    runs = [
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        for _ in range(rounds)
+    ]
+    return min(float(r.stdout) for r in runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5)
     rounds = parser.parse_args().rounds
-    python = [sys.executable, "-c"]
-    base = best([*python, "import pytest"], rounds)
-    ours = best([*python, "import pytest, contracttape.plugin"], rounds) - base
-    theirs = best([*python, "import pytest, pytest_recording.plugin"], rounds) - base
+    ours = import_time("contracttape.plugin", rounds)
+    theirs = import_time("pytest_recording.plugin", rounds)
     with tempfile.TemporaryDirectory() as tmp:
         collected = {}
         for name, marker, options in (
@@ -61,7 +68,7 @@ def main() -> None:
             collected[name] = best(command, rounds, cwd=suite)
     print(f"start-up (best of {rounds} fresh processes):")
     print(f"{'':>28} {'contracttape':>13} {'pytest-recording':>17} {'ratio':>7}")
-    print(f"{'plugin import':>28} {ours * 1e3:>10.0f} ms {theirs * 1e3:>14.0f} ms {ours / theirs:>6.2f}x")
+    print(f"{'plugin import':>28} {ours * 1e3:>10.1f} ms {theirs * 1e3:>14.1f} ms {ours / theirs:>6.2f}x")
     c, r = collected["contracttape"], collected["pytest-recording"]
     print(f"{'pytest --co (40 tests)':>28} {c * 1e3:>10.0f} ms {r * 1e3:>14.0f} ms {c / r:>6.2f}x")
 
