@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,3 +21,27 @@ def loopback_url() -> Iterator[str]:
     """The loopback test service, really listening on 127.0.0.1."""
     with LoopbackServer() as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """An embedded PostgreSQL (pgserver: a dev dependency, always there under `make test`), one
+    per test session (per xdist worker)."""
+    pgserver = pytest.importorskip("pgserver")
+    with tempfile.TemporaryDirectory() as data:
+        server = pgserver.get_server(data, cleanup_mode="stop")
+        try:
+            yield server
+        finally:
+            server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> str:
+    """A database of its own for one test (a ledger's monthly cap counts every run in it)."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return str(postgres_server.get_uri(name))

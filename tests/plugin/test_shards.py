@@ -8,11 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from contracttape.budget import open_ledger
 from tests.plugin.test_budget_plugin import SUITE
@@ -27,17 +23,6 @@ def start(**options):
     """OpenAI and LlamaParse only: this suite needs no Supabase (no PostgreSQL per worker)."""
     return Sandbox(config_from(options), services=AI_SERVICES)
 '''
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    pgserver = pytest.importorskip("pgserver")  # a dev dependency: always there under `make test`
-    with tempfile.TemporaryDirectory() as data:
-        server = pgserver.get_server(data, cleanup_mode="stop")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
 
 
 def test_three_shards_with_two_workers_each_share_one_cap(tmp_path: Path, postgres_url: str) -> None:

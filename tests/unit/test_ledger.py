@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,17 +44,6 @@ def check(ledger: Ledger, cap: float, in_reservation_order: bool = False) -> Non
             states = [e.state for e in entries if e.run == name]
             first = states.index(REFUSED) if REFUSED in states else len(states)
             assert set(states[first:]) <= {REFUSED}, f"{name} reserved again after a refusal"
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    pgserver = pytest.importorskip("pgserver")  # a dev dependency: always there under `make test`
-    with tempfile.TemporaryDirectory() as data:
-        server = pgserver.get_server(data, cleanup_mode="stop")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
 
 
 def test_four_workers_one_run_never_cross_the_cap(tmp_path: Path) -> None:
