@@ -16,7 +16,9 @@ machine); ``PostgresLedger`` shares one cap between machines.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import operator
 import os
 import socket
 import uuid
@@ -301,11 +303,9 @@ class FileLedger:
 
     def _write(self, before: list[Entry], after: list[Entry]) -> None:
         """Append what changed from ``before`` to ``after`` (called under the lock)."""
-        lines = [
-            _line({"set": position, "entry": _as_dict(entry)})
-            for position, entry in enumerate(after[: len(before)])
-            if entry is not before[position]  # unchanged entries are the very objects read
-        ]
+        # unchanged entries are the very objects read: compared by identity, in C
+        changed = itertools.compress(range(len(before)), map(operator.is_not, after, before))
+        lines = [_line({"set": position, "entry": _as_dict(after[position])}) for position in changed]
         lines += [_line({"add": _as_dict(entry)}) for entry in after[len(before) :]]
         if not lines:
             return
