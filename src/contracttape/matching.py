@@ -17,6 +17,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -95,7 +96,7 @@ class RequestShape:
             body=json.dumps(canonical_body(request), sort_keys=True, separators=(",", ":"), default=str),
         )
 
-    @property
+    @cached_property
     def key(self) -> str:
         text = json.dumps(
             [self.method, self.origin, self.path, self.query, self.headers, self.body], separators=(",", ":")

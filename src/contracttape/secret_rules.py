@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # A JWT: base64url header and payload that decode to JSON objects (so they start "eyJ"),
 # then a signature. contracttape keeps header and payload (clients decode them) and replaces
@@ -259,6 +260,7 @@ def name_words(name: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _SEPARATORS.split(_CAMEL.sub(" ", name)) if w)
 
 
+@lru_cache(maxsize=8192)
 def is_secret_name(name: str) -> bool:
     """Whether a field, parameter or header of this name holds a credential."""
     words = name_words(name)
