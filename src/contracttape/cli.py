@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from contracttape import _offline
-from contracttape.cassettes import write_atomic
+from contracttape.atomic import write_atomic
 from contracttape.config import RecordMode, Target, parse_usd
 from contracttape.contracts import book as contract_files
 from contracttape.contracts.openapi import document

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracttape.cassettes import write_atomic
+from contracttape.atomic import write_atomic
 
 TOOL_TABLE = """
 [tool.contracttape]

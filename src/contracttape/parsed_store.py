@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from contracttape.atomic import write_atomic
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 
 # bump when the encoding below, or what parsing a cassette produces, changes
@@ -61,8 +62,6 @@ class ParsedStore:
 
     def put(self, data: bytes, interactions: tuple[Interaction, ...], meta: dict[str, Any]) -> None:
         """Keep a parse (best effort: a read-only or full disk only costs the next parse)."""
-        from contracttape.cassettes import write_atomic
-
         entry = self._entry(data)
         if entry.exists():
             return

@@ -195,7 +195,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "contracttape and pytest-recording both drive vcrpy and share --record-mode; "
             "disable one of them, e.g. with `-p no:recording`."
         )
-    from contracttape import _offline, cassettes
+    from contracttape import _offline, atomic
     from contracttape.cassettes import CassetteCache
     from contracttape.faults.record import FaultLog
     from contracttape.parsed_store import ParsedStore
@@ -235,7 +235,7 @@ def pytest_configure(config: pytest.Config) -> None:
         chaos=chaos,
     )
     if state.cli.record_mode not in (None, RecordMode.NONE):
-        cassettes.sweep_temporaries(run.cassettes)  # leftovers of a writer killed mid-write
+        atomic.sweep_temporaries(run.cassettes)  # leftovers of a writer killed mid-write
     recording = state.cli.record_mode not in (None, RecordMode.NONE)
     state.results = RunResults(
         run.budget.run_id,

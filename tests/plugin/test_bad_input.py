@@ -334,7 +334,7 @@ def test_the_cassettes_setting_is_honoured(pytester: pytest.Pytester) -> None:
 def test_written_files_honour_the_umask(tmp_path: Path) -> None:
     import os
 
-    from contracttape.cassettes import write_atomic
+    from contracttape.atomic import write_atomic
 
     old = os.umask(0o027)
     try:

@@ -7,7 +7,7 @@ import pytest
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-from contracttape import cassettes
+from contracttape import atomic, cassettes
 from contracttape.errors import CassetteFormatError
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 
@@ -91,10 +91,10 @@ def test_cache_parses_each_file_version_once(tmp_path: Path, monkeypatch: pytest
 
 def test_failed_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    cassettes.write_atomic(path, "old")
+    atomic.write_atomic(path, "old")
 
     with pytest.raises(TypeError):
-        cassettes.write_atomic(path, 12345)  # type: ignore[arg-type]
+        atomic.write_atomic(path, 12345)  # type: ignore[arg-type]
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
 

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from filelock import FileLock
 
-from contracttape.cassettes import write_atomic
+from contracttape.atomic import write_atomic
 from contracttape.errors import ConfigError
 
 FORMAT_VERSION = 3  # 2: entries have an owner; 3: an append-only journal, one change per line

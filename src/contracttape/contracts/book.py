@@ -18,8 +18,9 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
+from contracttape.atomic import write_atomic
 from contracttape.bodies import media_type
-from contracttape.cassettes import CassetteCache, write_atomic
+from contracttape.cassettes import CassetteCache
 from contracttape.contracts import formats
 from contracttape.contracts.inference import REQUIRED_AFTER, evidence_of, render
 from contracttape.contracts.samples import NO_SAMPLE, sample_of, unreadable_reason

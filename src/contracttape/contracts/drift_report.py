@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracttape.cassettes import write_atomic
+from contracttape.atomic import write_atomic
 from contracttape.contracts.drift import ERR, INFO, SEVERITIES, WARN, DriftResult
 from contracttape.services.profile import Endpoint
 

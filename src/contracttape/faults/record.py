@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracttape.cassettes import write_atomic
+from contracttape.atomic import write_atomic
 from contracttape.redact import redacted_test_id
 
 RUN_RECORD_VERSION = 1

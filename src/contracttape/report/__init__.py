@@ -30,7 +30,7 @@ def formats_from(text: str) -> list[str]:
 def write_report(doc: dict[str, Any], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
     """``report.md``, ``report.html``, ``report.json`` in ``out`` (atomically); the Markdown is
     also appended to ``$GITHUB_STEP_SUMMARY`` when CI sets it."""
-    from contracttape.cassettes import write_atomic
+    from contracttape.atomic import write_atomic
     from contracttape.report import html, markdown
 
     wanted = formats_from(",".join(formats))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from contracttape.cassettes import write_atomic
+from contracttape.atomic import write_atomic
 from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.llamaparse.app import LlamaParseApp
 from contracttape.sandbox.openai.app import OpenAIApp
