@@ -65,8 +65,11 @@ def canonical_body(request: RecordedRequest) -> Any:
 
 
 def _matched_headers(request: RecordedRequest, matched: frozenset[str]) -> list[tuple[str, str]]:
-    found = [(name, request.header(name) or "") for name in sorted(matched) if request.header(name)]
-    accept = (request.header("accept") or "").strip().lower()
+    first: dict[str, str] = {}  # each header's first value, by lower-cased name: one pass
+    for name, value in request.headers:
+        first.setdefault(name.lower(), value)
+    found = [(name, first[name.lower()]) for name in sorted(matched) if first.get(name.lower())]
+    accept = first.get("accept", "").strip().lower()
     if accept not in _GENERIC_ACCEPT:
         found.append(("accept", accept))
     return found
