@@ -164,21 +164,38 @@ class IdMap:
 
     # -- rewriting -------------------------------------------------------------------------------
 
-    def text(self, text: str) -> str:
-        if not self._placeholders:
-            return text
-        if len(text) >= 256:  # room for a base64 run: leave it alone
-            parts = _BLOB.split(text)
-            if len(parts) > 1:
-                return "".join(p if i % 2 else self._ids(p) for i, p in enumerate(parts))
-        return self._ids(text)
-
-    def _ids(self, text: str) -> str:
-        text = _JWT.sub(self._jwt, text)
+    def _known(self, text: str) -> str:
         for real, placeholder in self._order:
             if real in text:
                 text = text.replace(real, placeholder)
         return text
+
+    def text(self, text: str) -> str:
+        return _Rewriter(self._known).text(text) if self._placeholders else text
+
+    def request(self, request: RecordedRequest) -> RecordedRequest:
+        return _Rewriter(self._known).request(request) if self._placeholders else request
+
+    def response(self, response: RecordedResponse) -> RecordedResponse:
+        return _Rewriter(self._known).response(response) if self._placeholders else response
+
+
+class _Rewriter:
+    """Ids rewritten by one replace function wherever they are written: text (base64 runs left
+    alone), the claims of JWTs, UTF-8 bodies, URIs and headers (``content-length`` kept true)."""
+
+    def __init__(self, replace: Callable[[str], str]) -> None:
+        self.replace = replace
+
+    def text(self, text: str) -> str:
+        if len(text) >= 256:  # room for a base64 run: leave it alone
+            parts = _BLOB.split(text)
+            if len(parts) > 1:
+                return "".join(p if i % 2 else self._plain(p) for i, p in enumerate(parts))
+        return self._plain(text)
+
+    def _plain(self, text: str) -> str:
+        return self.replace(_JWT.sub(self._jwt, text))
 
     def _jwt(self, match: re.Match[str]) -> str:
         token = match.group(0)
@@ -191,8 +208,8 @@ class IdMap:
         header, _, signature = token.split(".")
         return f"{header}.{jwt_segment(rewritten)}.{signature}"
 
-    def _bytes(self, body: bytes) -> bytes:
-        if not self._placeholders or not body:
+    def body(self, body: bytes) -> bytes:
+        if not body:
             return body
         try:
             text = body.decode("utf-8")
@@ -202,18 +219,14 @@ class IdMap:
         return body if rewritten == text else rewritten.encode("utf-8")
 
     def request(self, request: RecordedRequest) -> RecordedRequest:
-        if not self._placeholders:
-            return request
         return request.with_(
             uri=self.text(request.uri),
             headers=tuple((n, self.text(v)) for n, v in request.headers),
-            body=self._bytes(request.body),
+            body=self.body(request.body),
         )
 
     def response(self, response: RecordedResponse) -> RecordedResponse:
-        if not self._placeholders:
-            return response
-        body = self._bytes(response.body)
+        body = self.body(response.body)
         headers = tuple(
             (n, str(len(body)) if n.lower() == "content-length" else self.text(v))
             for n, v in response.headers
@@ -232,53 +245,11 @@ def _one_pass(mapping: dict[str, str]) -> Callable[[str], str]:
 
 
 def renamed(interactions: list[Interaction], mapping: dict[str, str]) -> list[Interaction]:
-    """``interactions`` with placeholders renamed (``IdMap.settled``): in URIs, headers, bodies
-    and the claims of JWTs."""
+    """``interactions`` with placeholders renamed (``IdMap.settled``), wherever ids are written."""
     if not mapping:
         return interactions
-    rename = _one_pass(mapping)
-
-    def jwt(match: re.Match[str]) -> str:
-        token = match.group(0)
-        claims = jwt_claims(match.group(1))
-        if not isinstance(claims, dict):
-            return token
-        rewritten = json.loads(rename(json.dumps(claims)))
-        if rewritten == claims:
-            return token
-        header, _, signature = token.split(".")
-        return f"{header}.{jwt_segment(rewritten)}.{signature}"
-
-    def text(value: str) -> str:
-        return rename(_JWT.sub(jwt, value))
-
-    def body(data: bytes) -> bytes:
-        try:
-            decoded = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data
-        new = text(decoded)
-        return data if new == decoded else new.encode("utf-8")
-
-    out = []
-    for i in interactions:
-        req, resp = i.request, i.response
-        resp_body = body(resp.body)
-        out.append(
-            replace(
-                i,
-                request=req.with_(
-                    uri=text(req.uri),
-                    headers=tuple((n, text(v)) for n, v in req.headers),
-                    body=body(req.body),
-                ),
-                response=resp.with_(
-                    headers=tuple(
-                        (n, str(len(resp_body)) if n.lower() == "content-length" else text(v))
-                        for n, v in resp.headers
-                    ),
-                    body=resp_body,
-                ),
-            )
-        )
-    return out
+    rewrite = _Rewriter(_one_pass(mapping))
+    return [
+        replace(i, request=rewrite.request(i.request), response=rewrite.response(i.response))
+        for i in interactions
+    ]

@@ -24,6 +24,7 @@ from contracttape.contracts.book import ContractBook, ContractFile, validate_cas
 from contracttape.contracts.inference import EVIDENCE
 from contracttape.errors import ContractTapeError
 from contracttape.report import results as run_results
+from contracttape.services.profile import Catalogue
 from contracttape.settings import Settings, load_settings
 
 FORMAT_VERSION = 1
@@ -70,8 +71,9 @@ def gather(root: Path, options: Options | None = None) -> dict[str, Any]:
             f"no results for run {options.run} in {runs_dir}: run the suite first, or leave --run out"
         )
     cache = CassetteCache()  # every cassette parsed once, for their rows and their contract check
-    cassettes = _cassettes(settings, now, options, cache)
-    contracts = _contracts(settings, cache)
+    catalogue = settings.catalogue()  # built once: it imports every profile
+    cassettes = _cassettes(settings, catalogue, now, options, cache)
+    contracts = _contracts(settings, catalogue, cache)
     spend = _spend(settings, root, run)
     drift = _drift(options.drift or root / ".contracttape" / "drift" / "drift-report.json", cassettes)
     faults = _faults(runs_dir, run)
@@ -129,9 +131,8 @@ def _age_days(recorded_at: str, now: dt.datetime) -> float | None:
 
 
 def _cassettes(
-    settings: Settings, now: dt.datetime, options: Options, cache: CassetteCache
+    settings: Settings, catalogue: Catalogue, now: dt.datetime, options: Options, cache: CassetteCache
 ) -> dict[str, Any]:
-    catalogue = settings.catalogue()
     rows, unreadable = [], []
     for path in sorted(settings.cassettes.rglob("*.yaml")):
         try:
@@ -198,8 +199,7 @@ def held_back(evidence: dict[str, Any], required_after: int, path: str = "$") ->
     return found
 
 
-def _contracts(settings: Settings, cache: CassetteCache) -> dict[str, Any]:
-    catalogue = settings.catalogue()
+def _contracts(settings: Settings, catalogue: Catalogue, cache: CassetteCache) -> dict[str, Any]:
     endpoints: list[dict[str, Any]] = []
     errors: list[str] = []
     for path in sorted(settings.contracts.rglob("*.schema.json")):
