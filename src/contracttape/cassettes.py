@@ -235,28 +235,26 @@ class CassetteCache:
         cached = self._entries.get(path)
         if cached and cached[0] == stamp:
             return cached[1]
-        parsed = self._stored(path) if self.store is not None else loads(read_text(path), path)
-        self._entries[path] = (stamp, parsed)
-        return parsed
-
-    def _stored(self, path: Path) -> CassetteFile:
-        assert self.store is not None
-        try:
-            data = path.read_bytes()
-        except IsADirectoryError:
-            return loads(read_text(path), path)  # its one message
-        kept = self.store.get(data)
+        data = read_bytes(path)
+        kept = self.store.get(data) if self.store is not None else None
         if kept is not None:
-            return CassetteFile(path=path, interactions=kept[0], meta=kept[1])
-        parsed = loads(decode_text(data, path), path)
-        self.store.put(data, parsed.interactions, dict(parsed.meta))
+            parsed = CassetteFile(path=path, interactions=kept[0], meta=kept[1])
+        else:
+            parsed = loads(decode_text(data, path), path)
+            if self.store is not None:
+                self.store.put(data, parsed.interactions, dict(parsed.meta))
+        self._entries[path] = (stamp, parsed)
         return parsed
 
 
 def read_text(path: Path) -> str:
     """A cassette's text; one that is not UTF-8 (or cannot be read) is a ``CassetteFormatError``."""
+    return decode_text(read_bytes(path), path)
+
+
+def read_bytes(path: Path) -> bytes:
     try:
-        return decode_text(path.read_bytes(), path)
+        return path.read_bytes()
     except IsADirectoryError as exc:
         raise CassetteFormatError(path, "is a directory, not a cassette file; move it aside") from exc
 
