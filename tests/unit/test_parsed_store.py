@@ -124,3 +124,13 @@ def test_processes_loading_at_once_all_get_the_cassette(tmp_path: Path) -> None:
     assert bodies == [b"x" * 299] * 8
     assert len(list((tmp_path / "store").rglob("*.json"))) == 1
     assert not list((tmp_path / "store").rglob("*.tmp"))
+
+
+def test_a_store_that_cannot_be_written_only_costs_the_next_parse(tmp_path: Path) -> None:
+    blocked = tmp_path / "store"
+    blocked.write_text("a file where the store's folder should be")
+    path = tmp_path / "c.yaml"
+    _cassette(path, b"body")
+    for _ in range(2):
+        assert CassetteCache(ParsedStore(blocked)).load(path).interactions[0].response.body == b"body"  # type: ignore[union-attr]
+    assert blocked.read_text() == "a file where the store's folder should be"
