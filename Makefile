@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)  ## the project's own tests (unit, plugin, integration replay), then the secrets scan
-	$(PY) -m pytest tests -n 2 $(ARGS)
+	$(PY) -m pytest tests -n 2 --dist worksteal $(ARGS)
 	$(CT) scan
 
 replay: $(STAMP)  ## the integration suite from cassettes only, network blocked

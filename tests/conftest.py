@@ -16,6 +16,13 @@ pytest_plugins = ["pytester"]
 os.environ.setdefault("CONTRACTTAPE_CACHE_DIR", tempfile.mkdtemp(prefix="contracttape-test-cache-"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests (subprocess suites, real servers) first, in their usual order: with ``make
+    test``'s ``--dist worksteal`` the long ones start early on every worker and the many short
+    ones fill in at the end, instead of one worker running a long test while the other idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def loopback_url() -> Iterator[str]:
     """The loopback test service, really listening on 127.0.0.1."""

@@ -9,6 +9,7 @@ import email.parser
 import email.policy
 import gzip
 import json
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,83 @@ def json_object(request: RecordedRequest) -> dict[str, Any]:
 
 
 def pretty_json(value: Any) -> bytes:
-    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """``json.dumps(value, indent=2, ensure_ascii=False)`` and a final line break, as UTF-8.
+
+    The standard library writes indented JSON with its pure-Python encoder, a generator per
+    level; this writes the same text into one list (tests/unit/test_pretty_json.py checks it
+    byte for byte against ``json.dumps``)."""
+    out: list[str] = []
+    _write(value, "\n", out)
+    out.append("\n")
+    return "".join(out).encode("utf-8")
+
+
+_encode_string = json.encoder.encode_basestring  # the C one when built; what ensure_ascii=False uses
+
+
+# printable ASCII but the two characters JSON escapes: a string made only of these is its own text
+_JSON_PLAIN = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
+
+
+def _scalar(value: Any) -> str | None:
+    if isinstance(value, str):
+        if len(value) > 64 and value.isascii() and not value.encode("ascii").translate(None, _JSON_PLAIN):
+            return '"' + value + '"'  # a vector, a file's bytes: no escape to look for, char by char
+        return _encode_string(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (math.inf, -math.inf):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    return None
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return _encode_string(key)
+    text = _scalar(key)
+    if text is None:
+        raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+    return _encode_string(text)
+
+
+def _write(value: Any, newline: str, out: list[str]) -> None:
+    text = _scalar(value)
+    if text is not None:
+        out.append(text)
+        return
+    inner = newline + "  "
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        separator = "{" + inner
+        for key, item in value.items():
+            out.append(separator + _key(key) + ": ")
+            _write(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _write(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "]")
+    else:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 # -- content codings ----------------------------------------------------------------------------

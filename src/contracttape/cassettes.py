@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,42 @@ _BaseDumper: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 class _Dumper(_BaseDumper):  # type: ignore[misc]
     """Multi-line strings as literal blocks: pretty JSON bodies stay readable in diffs."""
+
+    def represent(self, data: Any) -> None:
+        """The nodes PyYAML's representer would build, built directly for the plain dicts,
+        lists and strings a cassette is made of (its generic dispatch costs more than the
+        emitter); anything else goes through that dispatch. A container met twice would be
+        an anchor and an alias there, so such a document is represented the generic way."""
+        try:
+            node = _node(self, data, set())
+        except _Shared:
+            node = self.represent_data(data)
+        self.serialize(node)
+        self.represented_objects: dict[int, Any] = {}
+        self.object_keeper: list[Any] = []
+        self.alias_key = None
+
+
+class _Shared(Exception):
+    pass
+
+
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+def _node(dumper: Any, value: Any, seen: set[int]) -> Any:
+    kind = type(value)
+    if kind is str:
+        return yaml.ScalarNode(_STR, value, style="|" if "\n" in value else None)
+    if kind is dict or kind is list:
+        if id(value) in seen:
+            raise _Shared
+        seen.add(id(value))
+        if kind is dict:
+            pairs = [(_node(dumper, k, seen), _node(dumper, v, seen)) for k, v in value.items()]
+            return yaml.MappingNode(_MAP, pairs, flow_style=False)
+        return yaml.SequenceNode(_SEQ, [_node(dumper, v, seen) for v in value], flow_style=False)
+    return dumper.represent_data(value)
 
 
 def _represent_str(dumper: Any, data: str) -> Any:
@@ -182,13 +219,94 @@ def _response_from(resp: Mapping[str, Any]) -> RecordedResponse:
 
 
 def dumps(interactions: Iterable[Interaction], meta: Mapping[str, Any]) -> str:
+    blocks = _Blocks()
     data = {
         "contracttape": {"format": FORMAT_VERSION, **dict(meta)},
-        "interactions": [interaction_to_dict(i) for i in interactions],
+        "interactions": [blocks.take(interaction_to_dict(i)) for i in interactions],
         "version": VCR_FORMAT_VERSION,
     }
+    text = _libyaml(data)
+    if blocks.held and text.endswith("\n...\n"):
+        # libyaml ends a document with "..." when its last block scalar keeps its final line
+        # breaks ("|+"); a block written here that came later would have cleared that
+        return _libyaml(blocks.restored(data))
+    return blocks.put_back(text)
+
+
+def _libyaml(data: dict[str, Any]) -> str:
     text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
     return text
+
+
+# -- bodies as literal blocks, written without the emitter's per-character work -----------------
+#
+# libyaml examines and writes a scalar one character at a time; bodies (pretty JSON, a base64
+# vector per line) are most of a cassette's bytes. ``dumps`` therefore hands the emitter a short
+# token in place of each body that libyaml would write as a plain literal block (``|`` or ``|-``),
+# and writes the block itself with whole-string operations, byte for byte as libyaml would
+# (tests/unit/test_cassette_blocks.py checks that against libyaml). Any other body is left to
+# libyaml: one starting with a space or a line break (an indentation indicator), ending with a
+# space or more than one line break (other chomping), holding a space before a line break (double
+# quoted), or a character libyaml does not print as it is (a tab, a control, \r, U+0085, U+2028,
+# U+2029, a BOM, a surrogate, anything past U+FFFF).
+_BLOCK_TEXT = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
+_BLOCK_ASCII = bytes([0x0A, *range(0x20, 0x7F)])
+_BODY_KEYS = ("body", "string")  # where bodies sit: request.body, response.body.string
+
+
+def literal_block_as_libyaml(value: str) -> bool:
+    """Whether libyaml writes ``value`` (a mapping's value) as a plain literal block scalar."""
+    return (
+        "\n" in value
+        and value[0] not in " \n"
+        and not value.endswith((" ", "\n\n"))
+        and " \n" not in value
+        and (
+            not value.encode("ascii").translate(None, _BLOCK_ASCII)  # a C loop, for the usual case
+            if value.isascii()
+            else _BLOCK_TEXT.fullmatch(value) is not None
+        )
+    )
+
+
+def _bodies(interaction: dict[str, Any]) -> tuple[tuple[dict[str, Any], str], ...]:
+    """Where ``interaction_to_dict`` puts the two bodies: (mapping, key)."""
+    return ((interaction["request"], "body"), (interaction["response"]["body"], "string"))
+
+
+class _Blocks:
+    def __init__(self) -> None:
+        self.nonce = uuid.uuid4().hex
+        self.held: list[str] = []
+        self._token = re.compile(rf"(?m)^(.*?)({'|'.join(_BODY_KEYS)}): ct-{self.nonce}-(\d+)$")
+
+    def take(self, interaction: dict[str, Any]) -> dict[str, Any]:
+        for holder, key in _bodies(interaction):
+            value = holder.get(key)
+            if isinstance(value, str) and literal_block_as_libyaml(value):
+                holder[key] = f"ct-{self.nonce}-{len(self.held)}"
+                self.held.append(value)
+        return interaction
+
+    def restored(self, data: dict[str, Any]) -> dict[str, Any]:
+        for interaction in data["interactions"]:
+            for holder, key in _bodies(interaction):
+                value = holder.get(key)
+                if isinstance(value, str) and value.startswith(f"ct-{self.nonce}-"):
+                    holder[key] = self.held[int(value.rsplit("-", 1)[1])]
+        return data
+
+    def put_back(self, text: str) -> str:
+        if not self.held:
+            return text
+        return self._token.sub(self._block, text)
+
+    def _block(self, match: re.Match[str]) -> str:
+        prefix, key, value = match.group(1), match.group(2), self.held[int(match.group(3))]
+        indent = " " * (len(prefix) + 2)  # the mapping's column, plus libyaml's best indent
+        head, lines = ("|", value[:-1]) if value.endswith("\n") else ("|-", value)
+        body = "\n".join(indent + line if line else "" for line in lines.split("\n"))
+        return f"{prefix}{key}: {head}\n{body}"
 
 
 def loads(text: str, path: Path) -> CassetteFile:

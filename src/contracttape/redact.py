@@ -133,8 +133,20 @@ _BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}")
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
+_BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".encode("ascii")
+
+
 def is_base64_blob(value: str) -> bool:
-    return len(value) >= 64 and _BASE64_BLOB.fullmatch(value) is not None
+    """``_BASE64_BLOB.fullmatch(value)``, answered by deleting the alphabet from the bytes (a
+    C loop over the string, several times faster than the regex on a vector)."""
+    if len(value) < 64 or not value.isascii():
+        return False
+    core = value.rstrip("=")
+    return (
+        len(value) - len(core) <= 2
+        and len(core) >= 64
+        and not core.encode("ascii").translate(None, _BASE64_ALPHABET)
+    )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import pytest
 
 from contracttape.budget.ledger import FileLedger
 
+pytestmark = pytest.mark.slow  # subprocess suites: scheduled first (tests/conftest.py)
+
 SUITE = """
 import os, random
 import llama_cloud, pytest

@@ -179,6 +179,7 @@ def test_live_target_needs_a_budget(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*--target live needs a spend cap: pass --budget-usd*"])
 
 
+@pytest.mark.slow
 def test_xdist_workers_share_one_cassette_without_corruption(
     pytester: pytest.Pytester, loopback_url: str
 ) -> None:
@@ -203,6 +204,7 @@ def test_n(base_url, n):
     pytester.runpytest_subprocess("-n", "4").assert_outcomes(passed=16)
 
 
+@pytest.mark.slow
 def test_integration_suite_round_trip_keeps_secrets_off_disk(pytester: pytest.Pytester) -> None:
     """Record the real integration suite into a scratch dir, scan it, replay it offline."""
     shutil.copytree(

@@ -10,8 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from contracttape.budget import open_ledger
 from tests.plugin.test_budget_plugin import SUITE
+
+pytestmark = pytest.mark.slow  # subprocess suites: scheduled first (tests/conftest.py)
 
 CAP = 0.6
 SHARDS = 3

@@ -15,7 +15,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracttape.redact import _AUTH_LINE, _TEXT_PAIR, Redactor
+from contracttape.redact import _AUTH_LINE, _BASE64_BLOB, _TEXT_PAIR, Redactor, is_base64_blob
 from contracttape.secret_rules import JWT_RE, SECRET_PATTERNS, SecretPattern, placeholder
 from tests.unit.test_redact import EXAMPLES
 
@@ -117,3 +117,17 @@ def test_a_key_inside_a_base64_blob_is_still_redacted() -> None:
     cleaned = Redactor().text(blob)
     assert key not in cleaned
     assert "<redacted:aws-access-key-id>" in cleaned
+
+
+_BLOB_PIECES = st.text(alphabet=st.sampled_from("Aa0+/=-_.é \n"), max_size=80)
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        _BLOB_PIECES,
+        st.builds(lambda a, b: a + b, st.text("ABCxyz019+/", min_size=60, max_size=70), _BLOB_PIECES),
+    )
+)
+def test_the_blob_test_is_the_blob_pattern(value: str) -> None:
+    assert is_base64_blob(value) == (_BASE64_BLOB.fullmatch(value) is not None)

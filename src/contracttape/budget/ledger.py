@@ -28,9 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from filelock import FileLock
-
 from contracttape.atomic import write_atomic
+from contracttape.budget.process_lock import ProcessLock
 from contracttape.errors import ConfigError
 
 FORMAT_VERSION = 3  # 2: entries have an owner; 3: an append-only journal, one change per line
@@ -213,14 +212,7 @@ class FileLedger:
         self._lock_file = Path(str(path) + ".lock")
         self._known: _Known | None = None
         self._legacy = False  # the file on disk is a format-1/2 document: rewrite it on change
-        self._file_lock: FileLock | None = None
-
-    @property
-    def _lock(self) -> FileLock:
-        if self._file_lock is None:
-            self._lock_file.parent.mkdir(parents=True, exist_ok=True)  # created on first use only
-            self._file_lock = FileLock(str(self._lock_file), timeout=60)
-        return self._file_lock
+        self._lock = ProcessLock(self._lock_file, timeout=60)  # the file is created on first use
 
     # -- reading --------------------------------------------------------------------------------
 
