@@ -11,7 +11,8 @@ from its own process:
                 to a cassette at the end
 
 Rounds alternate direct and contracttape (after one warm-up of each); the figure is the median
-round. The overhead per request is (contracttape - direct) / REQUESTS. With ``--no-budget`` the
+round. The overhead per request is (contracttape - direct) / REQUESTS, in wall time and in this
+process's CPU time (the client's own work: the sandbox serves from another process). With ``--no-budget`` the
 ledger is left out, which isolates what redaction and normalisation cost.
 
     python tools/bench_record.py [--requests 200] [--rounds 5] [--no-budget]
@@ -50,10 +51,12 @@ def calls(client: openai.OpenAI, count: int) -> None:
             )
 
 
-def timed(run: Callable[[], None]) -> float:
-    start = time.perf_counter()
+def timed(run: Callable[[], None]) -> tuple[float, float]:
+    """(wall, CPU of this process) seconds: the sandbox serves from its own process, so the CPU
+    figure is the client's own work, which the machine's other load hardly moves."""
+    start, cpu = time.perf_counter(), time.process_time()
     run()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def serve(conn: Connection) -> None:
@@ -76,8 +79,8 @@ def sandbox_process() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
         process.join(30)
 
 
-def measure(requests: int, rounds: int, budget: bool) -> tuple[float, float]:
-    """(direct, contracttape) seconds for one round of ``requests`` calls, medians."""
+def measure(requests: int, rounds: int, budget: bool) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(direct, contracttape) (wall, CPU) seconds for one round of ``requests`` calls, medians."""
     with sandbox_process() as (env, origins), tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         run = Run.build(
@@ -115,7 +118,10 @@ def measure(requests: int, rounds: int, budget: bool) -> tuple[float, float]:
         for _ in range(rounds):
             theirs.append(timed(direct))
             ours.append(timed(recorded))
-        return statistics.median(theirs), statistics.median(ours)
+        return (
+            (statistics.median(w for w, _ in theirs), statistics.median(c for _, c in theirs)),
+            (statistics.median(w for w, _ in ours), statistics.median(c for _, c in ours)),
+        )
 
 
 def main() -> None:
@@ -126,14 +132,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-budget", action="store_true")
     args = parser.parse_args()
-    print(f"{'record':>22} {'direct':>10} {'contracttape':>13} {'ratio':>7} {'overhead/request':>17}")
+    print(
+        f"{'record, per request':>22} {'direct':>9} {'contracttape':>13} {'ratio':>7} {'overhead':>9}"
+        f" {'CPU direct':>11} {'CPU ct':>9} {'CPU overhead':>13}"
+    )
     for budget in (False,) if args.no_budget else (False, True):
-        direct, ours = measure(args.requests, args.rounds, budget)
+        (direct, direct_cpu), (ours, ours_cpu) = measure(args.requests, args.rounds, budget)
         label = "with budget + ledger" if budget else "redact + normalise"
-        overhead = (ours - direct) / args.requests
+        n = args.requests
         print(
-            f"{label:>22} {direct * 1e3 / args.requests:>7.2f} ms {ours * 1e3 / args.requests:>10.2f} ms "
-            f"{ours / direct:>6.2f}x {overhead * 1e3:>14.2f} ms"
+            f"{label:>22} {direct * 1e3 / n:>6.2f} ms {ours * 1e3 / n:>10.2f} ms {ours / direct:>6.2f}x"
+            f" {(ours - direct) * 1e3 / n:>6.2f} ms {direct_cpu * 1e3 / n:>8.2f} ms"
+            f" {ours_cpu * 1e3 / n:>6.2f} ms"
+            f" {(ours_cpu - direct_cpu) * 1e3 / n:>10.2f} ms"
         )
 
 

@@ -55,6 +55,21 @@ _BaseDumper: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 class _Dumper(_BaseDumper):  # type: ignore[misc]
     """Multi-line strings as literal blocks: pretty JSON bodies stay readable in diffs."""
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """The implicit tag of a scalar, remembered: libyaml asks twice per scalar, through a
+        Python call that tries the resolvers' regexes, and a cassette repeats its scalars
+        (header names, methods, media types) on every interaction."""
+        if kind is not yaml.ScalarNode or len(value) > 64:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED) >= 8192:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
+
     def represent(self, data: Any) -> None:
         """The nodes PyYAML's representer would build, built directly for the plain dicts,
         lists and strings a cassette is made of (its generic dispatch costs more than the
@@ -74,6 +89,7 @@ class _Shared(Exception):
     pass
 
 
+_RESOLVED: dict[tuple[str, Any], str] = {}
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
@@ -277,15 +293,14 @@ def _bodies(interaction: dict[str, Any]) -> tuple[tuple[dict[str, Any], str], ..
 class _Blocks:
     def __init__(self) -> None:
         self.nonce = uuid.uuid4().hex
-        self.held: list[str] = []
-        self._token = re.compile(rf"(?m)^(.*?)({'|'.join(_BODY_KEYS)}): ct-{self.nonce}-(\d+)$")
+        self.held: list[tuple[str, str]] = []  # (key, body)
 
     def take(self, interaction: dict[str, Any]) -> dict[str, Any]:
         for holder, key in _bodies(interaction):
             value = holder.get(key)
             if isinstance(value, str) and literal_block_as_libyaml(value):
                 holder[key] = f"ct-{self.nonce}-{len(self.held)}"
-                self.held.append(value)
+                self.held.append((key, value))
         return interaction
 
     def restored(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -293,20 +308,27 @@ class _Blocks:
             for holder, key in _bodies(interaction):
                 value = holder.get(key)
                 if isinstance(value, str) and value.startswith(f"ct-{self.nonce}-"):
-                    holder[key] = self.held[int(value.rsplit("-", 1)[1])]
+                    holder[key] = self.held[int(value.rsplit("-", 1)[1])][1]
         return data
 
     def put_back(self, text: str) -> str:
-        if not self.held:
-            return text
-        return self._token.sub(self._block, text)
-
-    def _block(self, match: re.Match[str]) -> str:
-        prefix, key, value = match.group(1), match.group(2), self.held[int(match.group(3))]
-        indent = " " * (len(prefix) + 2)  # the mapping's column, plus libyaml's best indent
-        head, lines = ("|", value[:-1]) if value.endswith("\n") else ("|-", value)
-        body = "\n".join(indent + line if line else "" for line in lines.split("\n"))
-        return f"{prefix}{key}: {head}\n{body}"
+        """Each ``key: <token>`` line made ``key: |`` and the body's lines, indented two past the
+        key's column (libyaml's best indent under a block mapping)."""
+        marker = f": ct-{self.nonce}-"
+        out: list[str] = []
+        done = 0
+        while (found := text.find(marker, done)) >= 0:
+            end = text.find("\n", found)
+            key, value = self.held[int(text[found + len(marker) : end])]
+            column = found - len(key) - (text.rfind("\n", 0, found) + 1)
+            indent = " " * (column + 2)
+            head, lines = ("|", value[:-1]) if value.endswith("\n") else ("|-", value)
+            out.append(text[done:found])
+            out.append(f": {head}\n")
+            out.append("\n".join(indent + line if line else "" for line in lines.split("\n")))
+            done = end
+        out.append(text[done:])
+        return "".join(out)
 
 
 def loads(text: str, path: Path) -> CassetteFile:

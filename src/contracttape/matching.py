@@ -96,15 +96,18 @@ class RequestShape:
             path=parts.path or "/",
             query=tuple(sorted(parse_qsl(parts.query, keep_blank_values=True))),
             headers=tuple(_matched_headers(request, matched)),
-            body=json.dumps(canonical_body(request), sort_keys=True, separators=(",", ":"), default=str),
+            body=_CANONICAL.encode(canonical_body(request)),
         )
 
     @cached_property
     def key(self) -> str:
-        text = json.dumps(
-            [self.method, self.origin, self.path, self.query, self.headers, self.body], separators=(",", ":")
-        )
+        text = _COMPACT.encode([self.method, self.origin, self.path, self.query, self.headers, self.body])
         return _sha(text.encode("utf-8"))
+
+
+# made once: json.dumps builds an encoder on every call that passes options
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -169,9 +169,14 @@ class Normaliser:
     headers: HeaderRules = field(default_factory=HeaderRules)
     unordered_params: frozenset[str] = frozenset()
     _volatile: dict[str, str] = field(init=False, repr=False, compare=False)
+    # request header (name, value) -> as stored, or None for noise; for the origins it was made with
+    _header_memo: dict[tuple[str, str], tuple[str, str] | None] = field(init=False, repr=False, compare=False)
+    _memo_origins: list[tuple[tuple[str, str], ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_volatile", dict(self.headers.volatile))
+        object.__setattr__(self, "_header_memo", {})
+        object.__setattr__(self, "_memo_origins", [()])
         # JWT claims are base64 inside the token: let the redactor rename origins in them too.
         object.__setattr__(self, "redactor", replace(self.redactor, claim_rewrite=self.rename_origins))
 
@@ -232,8 +237,12 @@ class Normaliser:
 
     def request(self, request: RecordedRequest) -> RecordedRequest:
         """The stored (and matched) form of a request."""
-        headers = tuple((n, v) for n, v in request.headers if not self.headers.is_noise(n))
-        headers = tuple((n, self.rename_origins(v)) for n, v in self.redactor.headers(headers))
+        origins = tuple(self.origins.items())
+        if origins != self._memo_origins[0]:  # origins are registered as services start
+            self._header_memo.clear()
+            self._memo_origins[0] = origins
+        stored = (self._request_header(n, v) for n, v in request.headers)
+        headers = tuple(pair for pair in stored if pair is not None)
         body = self.body(decode_body(request.body, request.headers), request.headers)
         headers = tuple((n, v) for n, v in headers if n.lower() != "content-encoding")
         headers, body = stable_boundary(headers, body)
@@ -243,6 +252,21 @@ class Normaliser:
             headers=sorted_headers(headers),
             body=body,
         )
+
+    def _request_header(self, name: str, value: str) -> tuple[str, str] | None:
+        """A request header as stored (``None``: noise, dropped). Clients send the same few
+        headers with every request, so each pair is worked out once (a bounded memo)."""
+        memo = self._header_memo
+        key = (name, value)
+        if key in memo:
+            return memo[key]
+        found = None
+        if not self.headers.is_noise(name):
+            found = (name, self.rename_origins(self.redactor.headers(((name, value),))[0][1]))
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[key] = found
+        return found
 
     def response(self, response: RecordedResponse) -> RecordedResponse:
         body = self.body(decode_body(response.body, response.headers), response.headers)

@@ -186,8 +186,11 @@ class Redactor:
         unique = tuple(dict.fromkeys(literals))
         object.__setattr__(self, "_literals", unique)
         object.__setattr__(self, "_literal_re", re.compile("|".join(map(re.escape, unique))))
-        # in a base64 blob only the literals written in its alphabet can occur
-        object.__setattr__(self, "_blob_literals", tuple(lit for lit in unique if set(lit) <= _BASE64_CHARS))
+        # A base64 blob is searched only for the patterns a run of its alphabet can match (not a
+        # JWT: it has two dots), by those of their literals written in that alphabet.
+        in_blob = [lit for p in self.patterns if p.redact and p.in_base64 for lit in p.literals or ()]
+        blob_literals = tuple(dict.fromkeys(lit for lit in in_blob if set(lit) <= _BASE64_CHARS))
+        object.__setattr__(self, "_blob_literals", blob_literals)
         object.__setattr__(self, "_unfiltered", re.compile("|".join(unfiltered)) if unfiltered else None)
 
     def extended(

@@ -28,10 +28,14 @@ class SecretPattern:
     # is not searched with this pattern at all, which is what makes redaction one cheap pass over
     # long values (a base64 vector, a document). Empty: not known, the text is always searched.
     literals: tuple[str, ...] = ()
+    # Whether a match can be made of the base64 alphabet alone (A-Z a-z 0-9 + / =), so that a
+    # base64 run (an embedding vector, a file's bytes) has to be searched for it. False only
+    # where every match needs another character (a hyphen, a space); a user's rule: True.
+    in_base64: bool = True
 
 
-def _p(name: str, pattern: str, literals: tuple[str, ...]) -> SecretPattern:
-    return SecretPattern(name, re.compile(pattern), True, literals)
+def _p(name: str, pattern: str, literals: tuple[str, ...], in_base64: bool = True) -> SecretPattern:
+    return SecretPattern(name, re.compile(pattern), True, literals, in_base64)
 
 
 SECRET_PATTERNS: tuple[SecretPattern, ...] = (
@@ -48,7 +52,7 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     ),
     _p("gitlab-token", r"\bglpat-[A-Za-z0-9_-]{20,}", ("glpat-",)),
-    _p("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", ("xox",)),
+    _p("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", ("xox",), in_base64=False),  # a hyphen
     _p("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}\b", ("AIza",)),
     _p("stripe-key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}", ("k_live_", "k_test_")),
     _p("huggingface-token", r"\bhf_[A-Za-z0-9]{30,}\b", ("hf_",)),
@@ -63,7 +67,12 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _p("url-credentials", r"\b[a-z][a-z0-9+.-]*://[^\s/:@<>\"']+:[^\s/@<>\"']{3,}@[^\s/]+", ("://",)),
     # an opaque bearer credential in free text (headers are handled by name)
-    _p("bearer-token", r"\b[Bb]earer\s+(?!<redacted)[A-Za-z0-9._~+/=-]{16,}", ("Bearer", "bearer")),
+    _p(
+        "bearer-token",
+        r"\b[Bb]earer\s+(?!<redacted)[A-Za-z0-9._~+/=-]{16,}",
+        ("Bearer", "bearer"),
+        in_base64=False,  # a space
+    ),
 )
 JWT_LITERALS = ("eyJ",)
 

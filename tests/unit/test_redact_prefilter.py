@@ -131,3 +131,48 @@ _BLOB_PIECES = st.text(alphabet=st.sampled_from("Aa0+/=-_.é \n"), max_size=80)
 )
 def test_the_blob_test_is_the_blob_pattern(value: str) -> None:
     assert is_base64_blob(value) == (_BASE64_BLOB.fullmatch(value) is not None)
+
+
+_ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_what_a_blob_is_not_searched_for_cannot_be_written_in_base64(data: st.DataObject) -> None:
+    """A base64 run is searched only for patterns marked ``in_base64`` (and never for a JWT):
+    every match of the others holds a character outside the alphabet."""
+    outside = [p.regex for p in PATTERNS if not p.in_base64] + [JWT_RE]
+    regex = data.draw(st.sampled_from(outside))
+    match = data.draw(st.from_regex(regex, fullmatch=True))
+    assert not set(match) <= _ALPHABET, (regex.pattern, match)
+
+
+_BLOB_SECRETS = st.sampled_from(
+    [
+        "AKIAQ2IOSFODNN7EXAMP",
+        "ASIAZ7ABCDEFGH234567",
+        "AIza" + "SyA-1234567890abcdefghijklmnopqrstu"[:35],
+        "AKIA",
+        "AIza",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(
+    parts=st.lists(
+        st.one_of(_BLOB_SECRETS, st.text(alphabet="AKIAaz09+/", min_size=1, max_size=20)),
+        min_size=4,
+        max_size=12,
+    )
+)
+def test_a_blob_is_redacted_as_every_pattern_would_redact_it(parts: list[str]) -> None:
+    value = "".join(parts).replace("-", "+").replace("_", "/")
+    value = (value * (1 + 64 // max(1, len(value))))[:200]
+    if not is_base64_blob(value):
+        return
+    redactor = Redactor()
+    alternatives = [f"(?P<jwt>{JWT_RE.pattern})"]
+    alternatives += [f"(?P<p{i}>{p.regex.pattern})" for i, p in enumerate(redactor.patterns) if p.redact]
+    every_pattern = re.compile("|".join(alternatives)).sub(redactor._replace, value)
+    assert redactor.text(value) == every_pattern

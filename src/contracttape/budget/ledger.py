@@ -22,7 +22,7 @@ import operator
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from contracttape.atomic import write_atomic
 from contracttape.budget.process_lock import ProcessLock
+from contracttape.budget.tally import Tally
 from contracttape.errors import ConfigError
 
 FORMAT_VERSION = 3  # 2: entries have an owner; 3: an append-only journal, one change per line
@@ -147,10 +148,12 @@ def owner_alive(entry: Entry, now: dt.datetime | None = None) -> bool:
     return ((now or dt.datetime.now(dt.UTC)) - at).total_seconds() < LEASE_SECONDS
 
 
-def release_orphans(entries: list[Entry]) -> list[int]:
-    """Mark reservations whose owner is gone as orphaned, in place; their positions."""
+def release_orphans(entries: list[Entry], open_positions: Iterable[int] | None = None) -> list[int]:
+    """Mark reservations whose owner is gone as orphaned, in place; their positions.
+    ``open_positions``: where the open reservations are, if known (else every entry is looked at)."""
     released = []
-    for position, entry in enumerate(entries):
+    for position in sorted(open_positions) if open_positions is not None else range(len(entries)):
+        entry = entries[position]
         if entry.state == RESERVED and not owner_alive(entry):
             entries[position] = replace(entry, state=ORPHANED, basis=_ORPHAN_BASIS)
             released.append(position)
@@ -164,15 +167,20 @@ def decide(
     entries: list[Entry], entry: Entry, cap: float | None, monthly_cap: float | None
 ) -> Refusal | None:
     """Whether ``entry`` fits: the run's cap, the month's cap, and no earlier refusal in the run."""
-    run = [e for e in entries if e.run == entry.run]
-    if any(e.state == REFUSED for e in run):
-        return Refusal(entry, 0.0, "exhausted")
+    spent_in_run = spent_in_month = 0.0  # one pass: it runs on every reservation
+    for e in entries:
+        if e.run == entry.run:
+            if e.state == REFUSED:
+                return Refusal(entry, 0.0, "exhausted")
+            spent_in_run += e.amount
+        if e.month == entry.month:
+            spent_in_month += e.amount
     if cap is not None:
-        remaining = cap - sum(e.amount for e in run)
+        remaining = cap - spent_in_run
         if entry.estimate > remaining + 1e-12:
             return Refusal(entry, remaining, "run")
     if monthly_cap is not None:
-        remaining = monthly_cap - sum(e.amount for e in entries if e.month == entry.month)
+        remaining = monthly_cap - spent_in_month
         if entry.estimate > remaining + 1e-12:
             return Refusal(entry, remaining, "month")
     return None
@@ -192,6 +200,7 @@ class _Known:
     inode: int
     offset: int  # end of the last whole line
     entries: list[Entry]
+    tally: Tally  # of ``entries``
 
 
 class FileLedger:
@@ -233,16 +242,16 @@ class FileLedger:
             if found.st_size > known.offset:  # another process appended: read just that
                 with self.path.open("rb") as handle:
                     handle.seek(known.offset)
-                    known.offset += self._apply(handle.read(), known.entries, first_line=None)
+                    known.offset += self._apply(handle.read(), known.entries, None, known.tally)
             return list(known.entries)
         data = self._read_bytes()
         if not data.startswith(b'{"contracttape_ledger"'):
             entries, self._legacy = self._parse_document(data), True
-            self._known = _Known(found.st_ino, len(data), entries)
+            self._known = _Known(found.st_ino, len(data), entries, Tally.of(entries))
             return list(entries)
         entries = []
         offset = self._apply(data, entries, first_line=1)
-        self._known, self._legacy = _Known(found.st_ino, offset, entries), False
+        self._known, self._legacy = _Known(found.st_ino, offset, entries, Tally.of(entries)), False
         return list(entries)
 
     def _read_bytes(self) -> bytes:
@@ -251,8 +260,11 @@ class FileLedger:
         except OSError as exc:
             raise ConfigError(f"{self.path}: the ledger cannot be read ({exc}); {_AFRESH}") from exc
 
-    def _apply(self, data: bytes, entries: list[Entry], first_line: int | None) -> int:
-        """Apply the whole lines of ``data`` (a torn last line is left); returns the bytes used."""
+    def _apply(
+        self, data: bytes, entries: list[Entry], first_line: int | None, tally: Tally | None = None
+    ) -> int:
+        """Apply the whole lines of ``data`` (a torn last line is left), to ``entries`` and
+        ``tally``; returns the bytes used."""
         whole = data[: data.rfind(b"\n") + 1]
         for number, raw in enumerate(whole.splitlines(), start=first_line or 0):
             where = f"{self.path}: line {number}" if first_line else f"{self.path}"
@@ -270,8 +282,13 @@ class FileLedger:
                     )
             elif "add" in line:
                 entries.append(_entry(self.path, len(entries), line["add"]))
+                if tally is not None:
+                    tally.change(len(entries) - 1, None, entries[-1])
             elif isinstance(line.get("set"), int) and 0 <= line["set"] < len(entries):
+                old = entries[line["set"]]
                 entries[line["set"]] = _entry(self.path, line["set"], line.get("entry"))
+                if tally is not None:
+                    tally.change(line["set"], old, entries[line["set"]])
             else:
                 raise ConfigError(f"{where}: not a ledger line (add or set); {_AFRESH}")
         return len(whole)
@@ -293,10 +310,12 @@ class FileLedger:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def _write(self, before: list[Entry], after: list[Entry]) -> None:
-        """Append what changed from ``before`` to ``after`` (called under the lock)."""
+    def _write(self, before: list[Entry], after: list[Entry], durable: bool = True) -> None:
+        """Append what changed from ``before`` to ``after`` (called under the lock); ``durable``:
+        on the disk before returning (``fdatasync``), not only in the page cache that every
+        process reads."""
         # unchanged entries are the very objects read: compared by identity, in C
-        changed = itertools.compress(range(len(before)), map(operator.is_not, after, before))
+        changed = list(itertools.compress(range(len(before)), map(operator.is_not, after, before)))
         lines = [_line({"set": position, "entry": _as_dict(after[position])}) for position in changed]
         lines += [_line({"add": _as_dict(entry)}) for entry in after[len(before) :]]
         if not lines:
@@ -306,7 +325,8 @@ class FileLedger:
             text = _HEADER + "".join(_line({"add": _as_dict(e)}) for e in after)
             write_atomic(self.path, text, locked=True)
             found = self.path.stat()
-            self._known, self._legacy = _Known(found.st_ino, len(text.encode()), list(after)), False
+            written = _Known(found.st_ino, len(text.encode()), list(after), Tally.of(after))
+            self._known, self._legacy = written, False
             return
         payload = "".join(lines).encode()
         fd = os.open(self.path, os.O_WRONLY)
@@ -314,24 +334,36 @@ class FileLedger:
             os.ftruncate(fd, known.offset)  # a torn line left by a writer killed mid-append
             os.lseek(fd, known.offset, os.SEEK_SET)
             os.write(fd, payload)
-            os.fdatasync(fd)
+            if durable:
+                os.fdatasync(fd)
         finally:
             os.close(fd)
         known.offset += len(payload)
         known.entries = list(after)
+        for position in changed:
+            known.tally.change(position, before[position], after[position])
+        for position in range(len(before), len(after)):
+            known.tally.change(position, None, after[position])
 
     @contextmanager
-    def _locked(self) -> Iterator[list[Entry]]:
+    def _locked(self, durable: bool = True) -> Iterator[list[Entry]]:
         with self._lock:
             entries = self._read()
             before = list(entries)
             yield entries
-            self._write(before, entries)
+            self._write(before, entries, durable)
 
     def reserve(self, entry: Entry, cap: float | None, monthly_cap: float | None) -> Refusal | None:
-        with self._locked() as entries:
-            release_orphans(entries)
-            refusal = decide(entries, entry, cap, monthly_cap)
+        # Other processes see a reservation as soon as it is written (the page cache is shared),
+        # which is all the cap needs. Its own fdatasync would buy nothing: after a power cut an
+        # unsettled reservation is an orphan, which counts for nothing whether or not it reached
+        # the disk, and the settlement's fdatasync writes it out with the settlement.
+        with self._locked(durable=False) as entries:
+            # the totals of what was read, and the orphans released here (not counted there yet)
+            tally = self._known.tally if self._known is not None else Tally()
+            was = {position: entries[position] for position in tally.reserved}
+            released = [(was[p], entries[p]) for p in release_orphans(entries, tally.reserved)]
+            refusal = tally.decide(entry, cap, monthly_cap, uncounted=released)
             entries.append(replace(entry, state=REFUSED, estimate=entry.estimate) if refusal else entry)
             return refusal
 
