@@ -1,5 +1,6 @@
-"""``cassettes.dumps`` writes bodies as literal blocks itself (whole-string work instead of the
-emitter's per-character work): its output must be byte for byte what libyaml writes."""
+"""``cassettes.dumps`` builds YAML nodes itself, remembers resolved tags, and writes bodies as
+literal blocks itself (whole-string work instead of the emitter's per-character work): its output
+must be byte for byte what PyYAML and libyaml alone write."""
 
 from __future__ import annotations
 
@@ -15,14 +16,27 @@ from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class PlainDumper(yaml.CSafeDumper):  # type: ignore[misc]
+    """PyYAML's own C dumper with only the cassette's one style rule (multi-line: a literal
+    block): no node building, resolving or body writing of contracttape's."""
+
+
+PlainDumper.add_representer(
+    str,
+    lambda dumper, data: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", data, style="|" if "\n" in data else None
+    ),
+)
+
+
 def libyaml_dumps(interactions: list[Interaction], meta: dict[str, object]) -> str:
-    """The oracle: the same document, every scalar written by libyaml."""
+    """The oracle: the same document, written by PyYAML and libyaml alone."""
     data = {
         "contracttape": {"format": cassettes.FORMAT_VERSION, **meta},
         "interactions": [cassettes.interaction_to_dict(i) for i in interactions],
         "version": cassettes.VCR_FORMAT_VERSION,
     }
-    text: str = yaml.dump(data, Dumper=cassettes._Dumper, sort_keys=False, allow_unicode=True, width=120)
+    text: str = yaml.dump(data, Dumper=PlainDumper, sort_keys=False, allow_unicode=True, width=120)
     return text
 
 
@@ -111,3 +125,12 @@ def test_every_committed_cassette_is_written_as_libyaml_writes_it() -> None:
         assert cassettes.dumps(loaded.interactions, meta) == libyaml_dumps(list(loaded.interactions), meta), (
             path
         )
+
+
+def test_a_value_met_twice_is_an_anchor_as_pyyaml_writes_it() -> None:
+    shared = ["a", "b"]
+    meta: dict[str, object] = {"first": shared, "second": shared, "n": 1, "x": 1.5, "none": None, "raw": b"\x00\x01"}
+    cases = [interaction(b'{\n  "a": 1\n}\n', b"yes\n")]
+    text = cassettes.dumps(cases, meta)
+    assert text == libyaml_dumps(cases, meta)
+    assert "&id001" in text
