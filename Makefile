@@ -7,6 +7,11 @@ STAMP  := $(VENV)/.installed
 BUDGET ?=
 TARGET ?= sandbox
 ARGS   ?=
+# Python's bytecode caches on, whatever the machine says (some images set PYTHONDONTWRITEBYTECODE):
+# without them every process compiles contracttape, and pytest re-rewrites the asserts of every
+# plugin module, again: about 1.5 s of CPU in each of the ~100 processes `make test` starts.
+# The caches go to __pycache__ folders, which git ignores.
+export PYTHONDONTWRITEBYTECODE =
 
 .PHONY: test replay record drift contracts sandbox lint bench scan report clean
 
