@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,10 @@ def chaos_run(seed: str, *extra: str) -> tuple[subprocess.CompletedProcess[str],
 
 @pytest.mark.slow
 def test_chaos_is_reproducible_by_seed_twice_and_under_xdist() -> None:
-    first, a = chaos_run("7:0.3")
-    second, b = chaos_run("7:0.3")
-    spread, c = chaos_run("7:0.3", "-n", "2")
-    _, other = chaos_run("8:0.3")
+    # four independent runs (each its own run id and record), all at once
+    runs = [("7:0.3",), ("7:0.3",), ("7:0.3", "-n", "2"), ("8:0.3",)]
+    with ThreadPoolExecutor(len(runs)) as pool:
+        (first, a), (second, b), (spread, c), (_, other) = pool.map(lambda args: chaos_run(*args), runs)
     assert a["chaos"] == "7:0.3"
     assert a["tests"] == b["tests"] == c["tests"]
     assert other["tests"] != a["tests"]  # another seed, other faults
