@@ -70,10 +70,16 @@ class IdMap:
 
     # -- learning ------------------------------------------------------------------------------
 
-    def learn(self, response: RecordedResponse, origin: str = "") -> None:
+    def learn(
+        self, response: RecordedResponse, origin: str = "", parsed_body: tuple[bool, Any] | None = None
+    ) -> None:
         """Take note of the ids an answer introduces; ``origin`` names the request it answers
-        (its normalised form: the same in every recording of an unchanged flow)."""
-        ok, parsed = parse_json(response.body) if response.body[:1] in (b"{", b"[") else (False, None)
+        (its normalised form: the same in every recording of an unchanged flow).
+        ``parsed_body``: ``bodies.parse_json`` of the body, when the caller has it already."""
+        if parsed_body is not None and isinstance(parsed_body[1], dict | list):  # a body opening { or [
+            ok, parsed = parsed_body
+        else:
+            ok, parsed = parse_json(response.body) if response.body[:1] in (b"{", b"[") else (False, None)
         documents = [parsed] if ok else [e for e in sse_events(response.body) if e is not None]
         found: list[str] = []
         for document in documents:

@@ -211,12 +211,21 @@ class Normaliser:
 
     def body(self, body: bytes, headers: Headers) -> bytes:
         """A body cleaned of secrets and volatile values; JSON comes out pretty-printed."""
+        return self._body(body, headers)[0]
+
+    def _body(self, body: bytes, headers: Headers) -> tuple[bytes, tuple[bool, Any]]:
+        """``body``, and ``(True, value)`` when it is JSON (``value`` what the bytes say), else
+        ``(False, None)``: a reader of the stored body need not parse it again."""
         if not body:
-            return body
-        mtype = media_type(headers)
+            return body, (False, None)
         ok, parsed = parse_json(body) if looks_like_json(body, headers) else (False, None)
         if ok:
-            return pretty_json(self._json(parsed))
+            cleaned = self._json(parsed)
+            return pretty_json(cleaned), (True, cleaned)
+        return self._other_body(body, headers), (False, None)
+
+    def _other_body(self, body: bytes, headers: Headers) -> bytes:
+        mtype = media_type(headers)
         if mtype == "application/x-www-form-urlencoded":
             return self.rename_origins_bytes(self.redactor.form(body))
         if mtype == "text/event-stream":
@@ -269,9 +278,13 @@ class Normaliser:
         return found
 
     def response(self, response: RecordedResponse) -> RecordedResponse:
-        body = self.body(decode_body(response.body, response.headers), response.headers)
+        return self.response_and_json(response)[0]
+
+    def response_and_json(self, response: RecordedResponse) -> tuple[RecordedResponse, tuple[bool, Any]]:
+        """The stored response, and its JSON body parsed as ``bodies.parse_json`` would."""
+        body, parsed = self._body(decode_body(response.body, response.headers), response.headers)
         headers = sorted_headers(self._response_headers(self.redactor.headers(response.headers), len(body)))
-        return RecordedResponse(response.status, response.reason, headers, body)
+        return RecordedResponse(response.status, response.reason, headers, body), parsed
 
     def _response_headers(self, headers: Headers, length: int) -> Headers:
         limits = {n.lower(): v for n, v in headers if n.lower().startswith("x-ratelimit-limit-")}

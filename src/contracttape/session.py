@@ -214,8 +214,8 @@ class TapeSession:
     ) -> None:
         """Store a sent request (normalised once, in ``prepare``) with its normalised response,
         after settling its cost on what was really sent and received."""
-        answer = self.normaliser.response(response)
-        self.ids.learn(answer, prepared.shape.key)
+        answer, parsed = self.normaliser.response_and_json(response)
+        self.ids.learn(answer, prepared.shape.key, parsed)
         stored = Interaction(prepared.request, self.ids.response(answer))
         if self.budget is not None and reservation is not None:
             received = response.with_(body=decode_body(response.body, response.headers))
