@@ -129,7 +129,14 @@ def test_every_committed_cassette_is_written_as_libyaml_writes_it() -> None:
 
 def test_a_value_met_twice_is_an_anchor_as_pyyaml_writes_it() -> None:
     shared = ["a", "b"]
-    meta: dict[str, object] = {"first": shared, "second": shared, "n": 1, "x": 1.5, "none": None, "raw": b"\x00\x01"}
+    meta: dict[str, object] = {
+        "first": shared,
+        "second": shared,
+        "n": 1,
+        "x": 1.5,
+        "none": None,
+        "raw": b"\x00\x01",
+    }
     cases = [interaction(b'{\n  "a": 1\n}\n', b"yes\n")]
     text = cassettes.dumps(cases, meta)
     assert text == libyaml_dumps(cases, meta)
