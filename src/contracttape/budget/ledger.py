@@ -168,13 +168,28 @@ def decide(
 ) -> Refusal | None:
     """Whether ``entry`` fits: the run's cap, the month's cap, and no earlier refusal in the run."""
     spent_in_run = spent_in_month = 0.0  # one pass: it runs on every reservation
+    refused = False
     for e in entries:
         if e.run == entry.run:
-            if e.state == REFUSED:
-                return Refusal(entry, 0.0, "exhausted")
+            refused = refused or e.state == REFUSED
             spent_in_run += e.amount
         if e.month == entry.month:
             spent_in_month += e.amount
+    return judge(entry, refused, spent_in_run, spent_in_month, cap, monthly_cap)
+
+
+def judge(
+    entry: Entry,
+    refused: bool,
+    spent_in_run: float,
+    spent_in_month: float,
+    cap: float | None,
+    monthly_cap: float | None,
+) -> Refusal | None:
+    """The decision, from what the run and the month have spent (``refused``: the run already
+    had a refusal, so it is exhausted)."""
+    if refused:
+        return Refusal(entry, 0.0, "exhausted")
     if cap is not None:
         remaining = cap - spent_in_run
         if entry.estimate > remaining + 1e-12:

@@ -57,7 +57,7 @@ class Tally:
     ) -> Refusal | None:
         """``ledger.decide(entries, entry, cap, monthly_cap)`` from the totals, where the
         entries also had the ``uncounted`` changes (old, new) that the totals do not hold yet."""
-        from contracttape.budget.ledger import REFUSED, Refusal
+        from contracttape.budget.ledger import REFUSED, judge
 
         spent_in_run = self.spent_by_run.get(entry.run, 0.0)
         spent_in_month = self.spent_by_month.get(entry.month, 0.0)
@@ -69,14 +69,4 @@ class Tally:
                     refused += sign * (one.state == REFUSED)
                 if one.month == entry.month:
                     spent_in_month += sign * one.amount
-        if refused > 0:
-            return Refusal(entry, 0.0, "exhausted")
-        if cap is not None:
-            remaining = cap - spent_in_run
-            if entry.estimate > remaining + 1e-12:
-                return Refusal(entry, remaining, "run")
-        if monthly_cap is not None:
-            remaining = monthly_cap - spent_in_month
-            if entry.estimate > remaining + 1e-12:
-                return Refusal(entry, remaining, "month")
-        return None
+        return judge(entry, refused > 0, spent_in_run, spent_in_month, cap, monthly_cap)
