@@ -31,6 +31,22 @@ def test_parse(contracttape_env, n):
 
 CAP = 0.5
 
+AI_SANDBOX = '''
+from contracttape.sandbox import AI_SERVICES, Sandbox, config_from
+
+def start(**options):
+    """OpenAI and LlamaParse only: these suites need no Supabase (no PostgreSQL per worker)."""
+    return Sandbox(config_from(options), services=AI_SERVICES)
+'''
+
+
+@pytest.fixture(autouse=True)
+def _ai_sandbox(pytester: pytest.Pytester) -> None:
+    """The suites here call OpenAI and LlamaParse only: the sandbox they record against starts
+    those two (``[tool.contracttape.sandbox] start``), not a PostgreSQL per worker as well."""
+    pytester.makepyprojecttoml('[tool.contracttape.sandbox]\nstart = "ai_sandbox:start"\n')
+    pytester.makepyfile(ai_sandbox=AI_SANDBOX)
+
 
 @pytest.mark.parametrize("workers", [1, 4])
 @pytest.mark.parametrize("seed", [1, 2])

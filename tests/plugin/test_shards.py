@@ -13,20 +13,12 @@ from pathlib import Path
 import pytest
 
 from contracttape.budget import open_ledger
-from tests.plugin.test_budget_plugin import SUITE
+from tests.plugin.test_budget_plugin import AI_SANDBOX, SUITE
 
 pytestmark = pytest.mark.slow  # subprocess suites: scheduled first (tests/conftest.py)
 
 CAP = 0.6
 SHARDS = 3
-
-AI_SANDBOX = '''
-from contracttape.sandbox import AI_SERVICES, Sandbox, config_from
-
-def start(**options):
-    """OpenAI and LlamaParse only: this suite needs no Supabase (no PostgreSQL per worker)."""
-    return Sandbox(config_from(options), services=AI_SERVICES)
-'''
 
 
 def test_three_shards_with_two_workers_each_share_one_cap(tmp_path: Path, postgres_url: str) -> None:
