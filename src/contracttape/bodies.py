@@ -67,13 +67,19 @@ def pretty_json(value: Any) -> bytes:
 _encode_string = json.encoder.encode_basestring  # the C one when built; what ensure_ascii=False uses
 
 
+def ascii_of(value: str, allowed: bytes) -> bool:
+    """Whether ``value`` is ASCII made only of the bytes in ``allowed``: the alphabet deleted from
+    its bytes in one C loop, many times faster than a regex over a long value (a vector)."""
+    return value.isascii() and not value.encode("ascii").translate(None, allowed)
+
+
 # printable ASCII but the two characters JSON escapes: a string made only of these is its own text
 _JSON_PLAIN = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
 
 
 def _scalar(value: Any) -> str | None:
     if isinstance(value, str):
-        if len(value) > 64 and value.isascii() and not value.encode("ascii").translate(None, _JSON_PLAIN):
+        if len(value) > 64 and ascii_of(value, _JSON_PLAIN):
             return '"' + value + '"'  # a vector, a file's bytes: no escape to look for, char by char
         return _encode_string(value)
     if value is None:

@@ -21,7 +21,7 @@ import yaml
 from filelock import FileLock
 
 from contracttape.atomic import write_atomic
-from contracttape.bodies import stale_encoding
+from contracttape.bodies import ascii_of, stale_encoding
 from contracttape.errors import CassetteFormatError
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse, headers_as_lists, make_headers
 from contracttape.parsed_store import ParsedStore
@@ -96,7 +96,7 @@ _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.o
 def _node(dumper: Any, value: Any, seen: set[int]) -> Any:
     kind = type(value)
     if kind is str:
-        return yaml.ScalarNode(_STR, value, style="|" if "\n" in value else None)
+        return yaml.ScalarNode(_STR, value, style=_style(value))
     if kind is dict or kind is list:
         if id(value) in seen:
             raise _Shared
@@ -108,9 +108,13 @@ def _node(dumper: Any, value: Any, seen: set[int]) -> Any:
     return dumper.represent_data(value)
 
 
+def _style(text: str) -> str | None:
+    """Multi-line strings as literal blocks, the rest as libyaml chooses."""
+    return "|" if "\n" in text else None
+
+
 def _represent_str(dumper: Any, data: str) -> Any:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+    return dumper.represent_scalar(_STR, data, style=_style(data))
 
 
 _Dumper.add_representer(str, _represent_str)
@@ -267,7 +271,6 @@ def _libyaml(data: dict[str, Any]) -> str:
 # U+2029, a BOM, a surrogate, anything past U+FFFF).
 _BLOCK_TEXT = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
 _BLOCK_ASCII = bytes([0x0A, *range(0x20, 0x7F)])
-_BODY_KEYS = ("body", "string")  # where bodies sit: request.body, response.body.string
 
 
 def literal_block_as_libyaml(value: str) -> bool:
@@ -277,11 +280,7 @@ def literal_block_as_libyaml(value: str) -> bool:
         and value[0] not in " \n"
         and not value.endswith((" ", "\n\n"))
         and " \n" not in value
-        and (
-            not value.encode("ascii").translate(None, _BLOCK_ASCII)  # a C loop, for the usual case
-            if value.isascii()
-            else _BLOCK_TEXT.fullmatch(value) is not None
-        )
+        and (ascii_of(value, _BLOCK_ASCII) if value.isascii() else _BLOCK_TEXT.fullmatch(value) is not None)
     )
 
 

@@ -171,12 +171,12 @@ class Normaliser:
     _volatile: dict[str, str] = field(init=False, repr=False, compare=False)
     # request header (name, value) -> as stored, or None for noise; for the origins it was made with
     _header_memo: dict[tuple[str, str], tuple[str, str] | None] = field(init=False, repr=False, compare=False)
-    _memo_origins: list[tuple[tuple[str, str], ...]] = field(init=False, repr=False, compare=False)
+    _memo_origins: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_volatile", dict(self.headers.volatile))
         object.__setattr__(self, "_header_memo", {})
-        object.__setattr__(self, "_memo_origins", [()])
+        object.__setattr__(self, "_memo_origins", ())
         # JWT claims are base64 inside the token: let the redactor rename origins in them too.
         object.__setattr__(self, "redactor", replace(self.redactor, claim_rewrite=self.rename_origins))
 
@@ -247,9 +247,9 @@ class Normaliser:
     def request(self, request: RecordedRequest) -> RecordedRequest:
         """The stored (and matched) form of a request."""
         origins = tuple(self.origins.items())
-        if origins != self._memo_origins[0]:  # origins are registered as services start
+        if origins != self._memo_origins:  # origins are registered as services start
             self._header_memo.clear()
-            self._memo_origins[0] = origins
+            object.__setattr__(self, "_memo_origins", origins)
         stored = (self._request_header(n, v) for n, v in request.headers)
         headers = tuple(pair for pair in stored if pair is not None)
         body = self.body(decode_body(request.body, request.headers), request.headers)

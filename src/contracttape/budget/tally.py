@@ -57,16 +57,17 @@ class Tally:
     ) -> Refusal | None:
         """``ledger.decide(entries, entry, cap, monthly_cap)`` from the totals, where the
         entries also had the ``uncounted`` changes (old, new) that the totals do not hold yet."""
-        from contracttape.budget.ledger import REFUSED, judge
+        from contracttape.budget.ledger import judge
 
-        spent_in_run = self.spent_by_run.get(entry.run, 0.0)
-        spent_in_month = self.spent_by_month.get(entry.month, 0.0)
-        refused = self.refused_by_run.get(entry.run, 0)
+        pending = Tally()  # the uncounted changes, counted the one way entries are counted
         for old, new in uncounted:
-            for one, sign in ((old, -1), (new, 1)):
-                if one.run == entry.run:
-                    spent_in_run += sign * one.amount
-                    refused += sign * (one.state == REFUSED)
-                if one.month == entry.month:
-                    spent_in_month += sign * one.amount
-        return judge(entry, refused > 0, spent_in_run, spent_in_month, cap, monthly_cap)
+            pending.change(-1, old, new)  # no position: only the sums matter here
+        run, month = entry.run, entry.month
+        return judge(
+            entry,
+            self.refused_by_run.get(run, 0) + pending.refused_by_run.get(run, 0) > 0,
+            self.spent_by_run.get(run, 0.0) + pending.spent_by_run.get(run, 0.0),
+            self.spent_by_month.get(month, 0.0) + pending.spent_by_month.get(month, 0.0),
+            cap,
+            monthly_cap,
+        )
