@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sized
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Iterator, Mapping, Sized
+from contextlib import AbstractContextManager, contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import ParseResult, urlencode, urlparse
 
 from vcr.cassette import Cassette
 from vcr.record_mode import RecordMode as VcrRecordMode
+from vcr.request import HeadersDict
+from vcr.request import Request as VcrRequest
+from vcr.stubs import httpx_stubs
 
 from contracttape.errors import ContractTapeError
 from contracttape.faults import transport
@@ -48,7 +53,92 @@ class Engine(Protocol):
 _UNDECIDED = object()
 
 
+class HttpxRequest(VcrRequest):  # type: ignore[misc]
+    """vcrpy's request for an httpx or httpx2 call, made without copying what nobody reads.
+
+    vcrpy's httpx stub builds a ``vcr.request.Request`` for every call: its headers copied into a
+    case-insensitive dict one by one, its URL parsed. The engine reads neither (it converts the
+    request once, from the httpx headers themselves), so both are made only if something asks.
+    It is a full vcrpy request for anything else that reads it."""
+
+    def __init__(self, real_request: Any, body: bytes) -> None:
+        self.method = real_request.method
+        self._uri = str(real_request.url)
+        self._was_file = self._was_iter = False
+        self._body = body
+        self.real_headers = real_request.headers
+
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    @uri.setter
+    def uri(self, uri: str) -> None:
+        self._uri = uri
+        self.__dict__.pop("parsed_uri", None)
+
+    @cached_property
+    def parsed_uri(self) -> ParseResult:
+        return urlparse(self._uri)
+
+    @property
+    def headers(self) -> HeadersDict:
+        if "_headers" not in self.__dict__:
+            self._headers = HeadersDict(self.real_headers)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: Any) -> None:
+        self._headers = value if isinstance(value, HeadersDict) else HeadersDict(value)
+
+
+def _make_httpx_request(real_request: Any, real_request_body: bytes) -> HttpxRequest:
+    return HttpxRequest(real_request, real_request_body)
+
+
+class _LightRequests:
+    """vcrpy's httpx stub makes ``HttpxRequest``s while any of our cassettes is in use. Counted,
+    so sessions that overlap in threads never leave it replaced, nor put it back early. If a
+    vcrpy release renames the function its stub calls, nothing is replaced: its own requests are
+    used, as before."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.original: Any = None
+
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        if not callable(getattr(httpx_stubs, "_make_vcr_request", None)):
+            yield
+            return
+        with self.lock:
+            self.users += 1
+            if self.users == 1:
+                self.original = httpx_stubs._make_vcr_request
+                httpx_stubs._make_vcr_request = _make_httpx_request
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    httpx_stubs._make_vcr_request = self.original
+
+
+_LIGHT_REQUESTS = _LightRequests()
+
+
 def to_recorded_request(request: Any) -> RecordedRequest:
+    if type(request) is HttpxRequest and "_headers" not in request.__dict__:
+        # httpx's own items(): lower-cased names, repeated headers joined by ", ", as vcrpy's
+        # header dict would hold them
+        return RecordedRequest(
+            method=str(request.method).upper(),
+            uri=request.uri,
+            headers=tuple(request.real_headers.items()),
+            body=request.body or b"",
+        )
     headers = make_headers(dict(request.headers.items()))
     raw = getattr(request, "_body", None)
     structured = isinstance(raw, Mapping | tuple) or (
@@ -219,5 +309,10 @@ def _seconds(value: Any) -> float | None:
 
 def cassette_context(session: Engine) -> AbstractContextManager[Any]:
     """vcrpy's patches installed, answering from ``session``."""
-    context: AbstractContextManager[Any] = SessionCassette.use(path=str(session.path), session=session)
-    return context
+    return _in_use(session)
+
+
+@contextmanager
+def _in_use(session: Engine) -> Iterator[None]:
+    with _LIGHT_REQUESTS.in_use(), SessionCassette.use(path=str(session.path), session=session):
+        yield

@@ -46,7 +46,9 @@ def multipart_parts(body: bytes, content_type: str) -> list[tuple[str, str, str,
     return sorted((p.name, p.filename, p.content_type, _sha(p.data)) for p in parts)
 
 
-def canonical_body(request: RecordedRequest) -> Any:
+def canonical_body(request: RecordedRequest, parsed: tuple[bool, Any] = (False, None)) -> Any:
+    """``parsed``: ``(True, value)`` when the body is known to be JSON saying ``value``
+    (``Normaliser.request_and_json``), so it is not parsed again."""
     body = request.body
     if not body:
         return ""
@@ -55,6 +57,8 @@ def canonical_body(request: RecordedRequest) -> Any:
         parts = multipart_parts(body, request.header("content-type") or "")
         if parts is not None:
             return {"multipart": parts}
+    if parsed[0]:
+        return {"json": parsed[1]}
     if looks_like_json(body, request.headers):
         ok, parsed = parse_json(body)
         if ok:
@@ -87,7 +91,13 @@ class RequestShape:
     body: str  # canonical JSON text of the body's canonical form
 
     @classmethod
-    def of(cls, request: RecordedRequest, matched: frozenset[str] = MATCHED_HEADERS) -> RequestShape:
+    def of(
+        cls,
+        request: RecordedRequest,
+        matched: frozenset[str] = MATCHED_HEADERS,
+        parsed: tuple[bool, Any] = (False, None),
+    ) -> RequestShape:
+        """``parsed``: what ``canonical_body`` may take as the body's JSON, when known."""
         parts = urlsplit(request.uri)
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
         return cls(
@@ -96,13 +106,26 @@ class RequestShape:
             path=parts.path or "/",
             query=tuple(sorted(parse_qsl(parts.query, keep_blank_values=True))),
             headers=tuple(_matched_headers(request, matched)),
-            body=_CANONICAL.encode(canonical_body(request)),
+            body=_CANONICAL.encode(canonical_body(request, parsed)),
         )
 
     @cached_property
     def key(self) -> str:
         text = _COMPACT.encode([self.method, self.origin, self.path, self.query, self.headers, self.body])
         return _sha(text.encode("utf-8"))
+
+
+# bump when what a key is made of changes (RequestShape, canonical_body): kept keys go stale
+KEY_VERSION = 1
+
+
+def key_rules(matched: frozenset[str], unordered_params: frozenset[str]) -> str:
+    """Everything a recorded request's key depends on besides the request itself."""
+    return f"v{KEY_VERSION} matched={sorted(matched)} unordered={sorted(unordered_params)}"
+
+
+def shape_keys(requests: Sequence[RecordedRequest], matched: frozenset[str]) -> list[str]:
+    return [RequestShape.of(r, matched).key for r in requests]
 
 
 # made once: json.dumps builds an encoder on every call that passes options
@@ -196,15 +219,24 @@ class InteractionIndex:
         interactions: Sequence[Interaction],
         allow_repeats: bool = False,
         matched: frozenset[str] = MATCHED_HEADERS,
+        keys: Sequence[str] | None = None,
     ) -> None:
+        """``keys``: each interaction's ``RequestShape.key`` under ``matched``, when already
+        known (``cassettes.CassetteCache.index_keys``); otherwise worked out here."""
         self.interactions = tuple(interactions)
         self.allow_repeats = allow_repeats
-        self._shapes = [RequestShape.of(i.request, matched) for i in self.interactions]
+        self._matched = matched
+        if keys is None:
+            keys = [shape.key for shape in self._shapes]
         self._by_key: dict[str, list[int]] = defaultdict(list)
-        for position, shape in enumerate(self._shapes):
-            self._by_key[shape.key].append(position)
+        for position, key in enumerate(keys):
+            self._by_key[key].append(position)
         self._next: dict[str, int] = defaultdict(int)
         self.played: set[int] = set()
+
+    @cached_property
+    def _shapes(self) -> list[RequestShape]:
+        return [RequestShape.of(i.request, self._matched) for i in self.interactions]
 
     def __len__(self) -> int:
         return len(self.interactions)

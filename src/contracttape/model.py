@@ -27,6 +27,14 @@ def make_headers(raw: Mapping[str, object] | Iterable[tuple[str, str]] | None) -
 def header_value(headers: Headers, name: str) -> str | None:
     """First value of a header, case-insensitively, or None."""
     lowered = name.lower()
+    if lowered.isascii():
+        # only a key of the same length can lower-case to an ASCII name (the letters that do
+        # are A-Z and the Kelvin sign, one character each): most keys are passed over unlowered
+        size = len(lowered)
+        for key, value in headers:
+            if len(key) == size and key.lower() == lowered:
+                return value
+        return None
     for key, value in headers:
         if key.lower() == lowered:
             return value

@@ -158,6 +158,9 @@ def sorted_set_params(uri: str, names: frozenset[str]) -> str:
     return f"{head}?{'&'.join(pairs)}{hash_}{fragment}"
 
 
+_UNSEEN = object()
+
+
 @dataclass(frozen=True)
 class Normaliser:
     """The rules that make an interaction safe and stable on disk, and matchable."""
@@ -171,21 +174,47 @@ class Normaliser:
     _volatile: dict[str, str] = field(init=False, repr=False, compare=False)
     # request header (name, value) -> as stored, or None for noise; for the origins it was made with
     _header_memo: dict[tuple[str, str], tuple[str, str] | None] = field(init=False, repr=False, compare=False)
+    # a short JSON string under its key -> as stored; for the origins it was made with
+    _leaf_memo: dict[tuple[str | None, str], Any] = field(init=False, repr=False, compare=False)
     _memo_origins: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_volatile", dict(self.headers.volatile))
         object.__setattr__(self, "_header_memo", {})
+        object.__setattr__(self, "_leaf_memo", {})
         object.__setattr__(self, "_memo_origins", ())
         # JWT claims are base64 inside the token: let the redactor rename origins in them too.
         object.__setattr__(self, "redactor", replace(self.redactor, claim_rewrite=self.rename_origins))
 
     # -- values ---------------------------------------------------------------------------
 
+    def _memos_for_today(self) -> None:
+        """Forget what the memos learned under other origins (registered as services start)."""
+        origins = tuple(self.origins.items())
+        if origins != self._memo_origins:
+            self._header_memo.clear()
+            self._leaf_memo.clear()
+            object.__setattr__(self, "_memo_origins", origins)
+
     def _json(self, value: Any) -> Any:
+        self._memos_for_today()
         return map_json(self.redactor.named_values(value), self._json_leaf)
 
     def _json_leaf(self, key: str | None, value: Any) -> Any:
+        """One JSON scalar as stored. The same short strings come back in request after request
+        (models, roles, kinds), so each (key, string) is worked out once (a bounded memo)."""
+        if type(value) is not str or len(value) > 256:
+            return self._json_scalar(key, value)
+        memo = self._leaf_memo
+        found = memo.get((key, value), _UNSEEN)
+        if found is _UNSEEN:
+            found = self._json_scalar(key, value)
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[(key, value)] = found
+        return found
+
+    def _json_scalar(self, key: str | None, value: Any) -> Any:
         if key in VOLATILE_BODY_KEYS and isinstance(value, str) and value:
             return f"<volatile:{key}>"
         value = self.redactor.json_leaf(key, value)
@@ -246,35 +275,40 @@ class Normaliser:
 
     def request(self, request: RecordedRequest) -> RecordedRequest:
         """The stored (and matched) form of a request."""
-        origins = tuple(self.origins.items())
-        if origins != self._memo_origins:  # origins are registered as services start
-            self._header_memo.clear()
-            object.__setattr__(self, "_memo_origins", origins)
-        stored = (self._request_header(n, v) for n, v in request.headers)
-        headers = tuple(pair for pair in stored if pair is not None)
-        body = self.body(decode_body(request.body, request.headers), request.headers)
-        headers = tuple((n, v) for n, v in headers if n.lower() != "content-encoding")
-        headers, body = stable_boundary(headers, body)
-        return RecordedRequest(
+        return self.request_and_json(request)[0]
+
+    def request_and_json(self, request: RecordedRequest) -> tuple[RecordedRequest, tuple[bool, Any]]:
+        """The stored form of a request, and its JSON body parsed as ``bodies.parse_json`` would
+        parse the stored bytes (``(False, None)`` when the body is not JSON)."""
+        self._memos_for_today()
+        memo: dict[tuple[str, str], Any] = self._header_memo
+        headers: list[tuple[str, str]] = []
+        for pair in request.headers:
+            found = memo.get(pair, _UNSEEN)
+            if found is _UNSEEN:
+                found = self._request_header(*pair)
+            if found is not None:
+                headers.append(found)
+        body, parsed = self._body(decode_body(request.body, request.headers), request.headers)
+        kept, body = stable_boundary(tuple(headers), body)
+        stored = RecordedRequest(
             method=request.method.upper(),
             uri=self.set_params_sorted(self.redactor.uri(self.rename_origins(request.uri))),
-            headers=sorted_headers(headers),
+            headers=sorted_headers(kept),
             body=body,
         )
+        return stored, parsed
 
     def _request_header(self, name: str, value: str) -> tuple[str, str] | None:
-        """A request header as stored (``None``: noise, dropped). Clients send the same few
-        headers with every request, so each pair is worked out once (a bounded memo)."""
-        memo = self._header_memo
-        key = (name, value)
-        if key in memo:
-            return memo[key]
+        """A request header as stored (``None``: noise, or the body's coding, which is undone:
+        dropped). Clients send the same few headers with every request, so each pair is worked
+        out once (a bounded memo)."""
         found = None
-        if not self.headers.is_noise(name):
+        if not self.headers.is_noise(name) and name.lower() != "content-encoding":
             found = (name, self.rename_origins(self.redactor.headers(((name, value),))[0][1]))
-        if len(memo) >= 4096:
-            memo.clear()
-        memo[key] = found
+        if len(self._header_memo) >= 4096:
+            self._header_memo.clear()
+        self._header_memo[(name, value)] = found
         return found
 
     def response(self, response: RecordedResponse) -> RecordedResponse:

@@ -44,30 +44,65 @@ class ParsedStore:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return cls(Path(base) / "contracttape" / "cassettes")
 
-    def _entry(self, data: bytes) -> Path:
-        digest = hashlib.sha256(b"contracttape-parsed-%d\n" % STORE_VERSION + data).hexdigest()
-        return self.root / digest[:2] / f"{digest}.json"
+    def _entry(self, content: str, kind: str, suffix: str) -> Path:
+        digest = hashlib.sha256(f"contracttape-{kind}\n{content}".encode()).hexdigest()
+        return self.root / digest[:2] / f"{digest}{suffix}"
 
-    def get(self, data: bytes) -> tuple[tuple[Interaction, ...], dict[str, Any]] | None:
-        entry = self._entry(data)
+    def get(self, content: str) -> tuple[tuple[Interaction, ...], dict[str, Any]] | None:
+        """The parse of the cassette whose bytes hash to ``content`` (``content_digest``)."""
+        entry = self._entry(content, f"parsed-{STORE_VERSION}", ".json")
         try:
             document = json.loads(entry.read_bytes())
             return tuple(_interaction(i) for i in document["interactions"]), dict(document["meta"])
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError, IndexError):
-            with contextlib.suppress(OSError):
-                entry.unlink()  # damaged or foreign: parse the YAML instead, and keep a good one
+            _drop(entry)  # damaged or foreign: parse the YAML instead, and keep a good one
             return None
 
-    def put(self, data: bytes, interactions: tuple[Interaction, ...], meta: dict[str, Any]) -> None:
+    def put(self, content: str, interactions: tuple[Interaction, ...], meta: dict[str, Any]) -> None:
         """Keep a parse (best effort: a read-only or full disk only costs the next parse)."""
-        entry = self._entry(data)
+        entry = self._entry(content, f"parsed-{STORE_VERSION}", ".json")
         if entry.exists():
             return
         document = {"interactions": [_encoded(i) for i in interactions], "meta": meta}
         with contextlib.suppress(OSError, TypeError, ValueError):
             write_atomic(entry, json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+
+    def get_keys(self, content: str, rules: str, count: int) -> list[str] | None:
+        """The index keys of a cassette's ``count`` requests under matching ``rules`` (what the
+        key depends on besides the requests: ``matching.key_rules``), if kept."""
+        entry = self._entry(f"{content}\n{rules}", "keys", ".keys")
+        try:
+            keys = json.loads(entry.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            keys = None
+        if isinstance(keys, list) and len(keys) == count and all(_is_key(k) for k in keys):
+            return keys
+        _drop(entry)
+        return None
+
+    def put_keys(self, content: str, rules: str, keys: list[str]) -> None:
+        entry = self._entry(f"{content}\n{rules}", "keys", ".keys")
+        if not entry.exists():
+            with contextlib.suppress(OSError):
+                write_atomic(entry, json.dumps(keys, separators=(",", ":")))
+
+
+def content_digest(data: bytes) -> str:
+    """What the store names a cassette's entries by: the SHA-256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _is_key(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64
+
+
+def _drop(entry: Path) -> None:
+    with contextlib.suppress(OSError):
+        entry.unlink()
 
 
 def _bytes(text: str) -> bytes:
@@ -85,7 +120,7 @@ def _encoded(i: Interaction) -> list[Any]:
 
 
 def _headers(pairs: list[list[str]]) -> tuple[tuple[str, str], ...]:
-    return tuple((str(n), str(v)) for n, v in pairs)
+    return tuple([(str(n), str(v)) for n, v in pairs])
 
 
 def _interaction(data: list[Any]) -> Interaction:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Collection, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,7 +40,7 @@ from contracttape.errors import (
 from contracttape.faults import answers
 from contracttape.faults.plan import Decision, FaultPlan
 from contracttape.ids import IdMap, renamed
-from contracttape.matching import InteractionIndex, RequestShape
+from contracttape.matching import InteractionIndex, RequestShape, key_rules, shape_keys
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.normalize import Normaliser
 from contracttape.provenance import provenance
@@ -50,7 +51,14 @@ from contracttape.run import built_in_distributions, default_normaliser
 class Prepared:
     request: RecordedRequest  # normalised: secrets redacted, volatile values pinned (stored, shown)
     shape: RequestShape
-    sent: RecordedRequest  # what goes on the wire (origins renamed, body decoded): what is priced
+    original: RecordedRequest  # as the client made it
+    normaliser: Normaliser
+
+    @cached_property
+    def sent(self) -> RecordedRequest:
+        """What goes on the wire (origins renamed, body decoded): what is priced. Only a request
+        that is sent needs it, so a replayed one never makes it."""
+        return self.normaliser.as_sent(self.original)
 
 
 class TapeSession:
@@ -95,26 +103,36 @@ class TapeSession:
         self.written = False
         self._lock = threading.Lock()
         self._stack: ExitStack | None = None
-        loaded = (
-            (cache or cassettes.CassetteCache()).load(self.path) if mode is not RecordMode.REWRITE else None
-        )
+        cache = cache or cassettes.CassetteCache()
+        loaded = cache.load(self.path) if mode is not RecordMode.REWRITE else None
         self.existed = self.path.exists()
         interactions = loaded.interactions if loaded else ()
+        matched = self.normaliser.headers.matched
+        keys = None
         if loaded is not None and loaded.foreign:
             # a plain vcrpy cassette stores requests as sent: match them in their normalised form
             # (responses are played exactly as recorded, as vcrpy would)
             interactions = tuple(replace(i, request=self.normaliser.request(i.request)) for i in interactions)
-        elif self.normaliser.unordered_params:
-            # recorded before a parameter was known to be a set: matched in today's stored form
-            interactions = tuple(
-                replace(i, request=replace(i.request, uri=self.normaliser.set_params_sorted(i.request.uri)))
-                for i in interactions
-            )
+        else:
+            if self.normaliser.unordered_params:
+                # recorded before a parameter was known to be a set: matched in today's stored form
+                interactions = tuple(self._params_sorted(i) for i in interactions)
+            if loaded is not None:
+                rules = key_rules(matched, self.normaliser.unordered_params)
+                requests = [i.request for i in interactions]
+                keys = cache.index_keys(loaded, rules, lambda: shape_keys(requests, matched))
         # server-made ids -> stable placeholders, learned from this recording's answers
         self.ids = IdMap()
-        self.index = InteractionIndex(
-            interactions, allow_repeats=allow_playback_repeats, matched=self.normaliser.headers.matched
-        )
+        with cassettes.collection_paused():
+            self.index = InteractionIndex(
+                interactions, allow_repeats=allow_playback_repeats, matched=matched, keys=keys
+            )
+
+    def _params_sorted(self, interaction: Interaction) -> Interaction:
+        uri = self.normaliser.set_params_sorted(interaction.request.uri)
+        if uri == interaction.request.uri:
+            return interaction
+        return replace(interaction, request=replace(interaction.request, uri=uri))
 
     # -- what kind of run this is ---------------------------------------------------------------
 
@@ -139,9 +157,12 @@ class TapeSession:
 
     def prepare(self, request: RecordedRequest) -> Prepared:
         """A request normalised as it would be stored, and its shape (the index key), once."""
-        normalised = self.ids.request(self.normaliser.request(request))
-        shape = RequestShape.of(normalised, self.normaliser.headers.matched)
-        return Prepared(normalised, shape, self.normaliser.as_sent(request))
+        stored, parsed = self.normaliser.request_and_json(request)
+        normalised = self.ids.request(stored)
+        if normalised is not stored:
+            parsed = (False, None)  # ids renamed in it: what the stored bytes say is read again
+        shape = RequestShape.of(normalised, self.normaliser.headers.matched, parsed)
+        return Prepared(normalised, shape, request, self.normaliser)
 
     def can_play(self, shape: RequestShape) -> bool:
         if self.replaying:

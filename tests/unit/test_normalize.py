@@ -152,3 +152,41 @@ def test_origins_are_renamed_inside_jwt_claims() -> None:
 
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["iss"] == "http://svc.test/auth/v1"
+
+
+def test_what_the_memos_learned_is_forgotten_when_an_origin_is_registered() -> None:
+    """Request headers and short JSON strings are each worked out once (memos); an origin
+    registered later (services start one by one) must still be renamed in both."""
+    origins: dict[str, str] = {}
+    normaliser = Normaliser(origins=origins)
+    body = json.dumps({"url": "http://127.0.0.1:5999/v1/x", "role": "user"}).encode()
+    request = RecordedRequest(
+        "POST",
+        "http://127.0.0.1:5999/v1/x",
+        (("content-type", "application/json"), ("x-origin", "http://127.0.0.1:5999")),
+        body,
+    )
+    before = normaliser.request(request)
+    assert b"127.0.0.1:5999" in before.body
+    assert ("x-origin", "http://127.0.0.1:5999") in before.headers
+    origins["http://127.0.0.1:5999"] = "https://api.openai.test"
+    after = normaliser.request(request)
+    assert json.loads(after.body) == {"url": "https://api.openai.test/v1/x", "role": "user"}
+    assert ("x-origin", "https://api.openai.test") in after.headers
+    response = RecordedResponse(200, "OK", (("content-type", "application/json"),), body)
+    assert b"https://api.openai.test/v1/x" in normaliser.response(response).body
+
+
+def test_a_coded_request_body_is_stored_decoded_without_its_coding_header() -> None:
+    normaliser = Normaliser()
+    for coding, encode in (("gzip", gzip.compress), ("deflate", zlib.compress), ("br", brotli.compress)):
+        request = RecordedRequest(
+            "POST",
+            "http://h.test/x",
+            (("Content-Encoding", coding), ("content-type", "application/json")),
+            encode(b'{"a": 1}'),
+        )
+        for _ in range(2):  # the second time from the header memo
+            stored = normaliser.request(request)
+            assert json.loads(stored.body) == {"a": 1}
+            assert [n for n, _ in stored.headers] == ["content-type"]
