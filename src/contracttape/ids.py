@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from contracttape.bodies import parse_json, sse_events
+from contracttape.bodies import parse_json, pretty_json, sse_events
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
-from contracttape.redact import b64url_decode, jwt_segment
+from contracttape.redact import b64url_decode, is_base64_blob, jwt_segment
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # an id under an id key: an optional alphabetic prefix, then a random-looking tail
@@ -37,6 +37,13 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.(eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_.-]*")
 # id is written. Skipped when ids are rewritten: the one search that finds them in a large body,
 # and an id of plain letters and digits can never be "found" inside a vector and corrupt it.
 _BLOB = re.compile(r"(?<![A-Za-z0-9+/=_.-])([A-Za-z0-9+/]{256,}={0,2})(?![A-Za-z0-9+/=_.-])")
+
+
+# Every id is at least this long (a UUID, or a tail of 8+ characters): a text none of whose
+# windows of this size starts an id holds none.
+_HEAD = 8
+# A JSON answer this long is rewritten value by value (``IdMap.response``), not as text.
+_LONG = 4096
 
 
 def _is_id_key(key: str | None) -> bool:
@@ -63,6 +70,7 @@ class IdMap:
         self._answered: dict[str, int] = {}  # request key -> answers learned from it so far
         self._lock = threading.Lock()
         self._order: list[tuple[str, str]] = []  # (id, placeholder), longest id first
+        self._heads: frozenset[str] = frozenset()  # the first _HEAD characters of every id
         self._wheres: dict[str, set[str]] = {}  # id -> every place it appeared (see ``settled``)
 
     def __len__(self) -> int:
@@ -93,6 +101,7 @@ class IdMap:
                 if value not in self._placeholders:
                     self._placeholders[value] = self._name(value, where, self._taken)
             if len(self._order) != len(self._placeholders):
+                self._heads = frozenset(real[:_HEAD] for real in self._placeholders)
                 self._order = sorted(self._placeholders.items(), key=lambda kv: -len(kv[0]))
 
     def _walk(self, value: Any, key: str | None, found: list[str]) -> None:
@@ -171,7 +180,12 @@ class IdMap:
     # -- rewriting -------------------------------------------------------------------------------
 
     def _known(self, text: str) -> str:
-        for real, placeholder in self._order:
+        order, heads = self._order, self._heads
+        windows = len(text) - _HEAD + 1
+        if windows < len(order) and not any(text[p : p + _HEAD] in heads for p in range(windows)):
+            # fewer places to look than ids to look for: no id starts anywhere in the text
+            return text
+        for real, placeholder in order:
             if real in text:
                 text = text.replace(real, placeholder)
         return text
@@ -182,8 +196,20 @@ class IdMap:
     def request(self, request: RecordedRequest) -> RecordedRequest:
         return _Rewriter(self._known).request(request) if self._placeholders else request
 
-    def response(self, response: RecordedResponse) -> RecordedResponse:
-        return _Rewriter(self._known).response(response) if self._placeholders else response
+    def response(
+        self, response: RecordedResponse, parsed: tuple[bool, Any] | None = None
+    ) -> RecordedResponse:
+        """``response`` with the known ids replaced. ``parsed``: ``(True, value)`` when its body
+        is ``bodies.pretty_json(value)`` (``Normaliser.response_and_json``); a long one is then
+        rewritten value by value, so its base64 runs are never searched."""
+        if not self._placeholders:
+            return response
+        rewriter = _Rewriter(self._known)
+        if parsed is not None and parsed[0] and len(response.body) >= _LONG:
+            value, changed = rewriter.json(parsed[1])
+            body = pretty_json(value) if changed else response.body
+            return rewriter.response(response, body)
+        return rewriter.response(response)
 
 
 class _Rewriter:
@@ -211,7 +237,7 @@ class _Rewriter:
         rewritten = json.loads(self.text(json.dumps(claims)))
         if rewritten == claims:
             return token
-        header, _, signature = token.split(".")
+        header, _, signature = token.split(".", 2)  # the signature may run on over dots
         return f"{header}.{jwt_segment(rewritten)}.{signature}"
 
     def body(self, body: bytes) -> bytes:
@@ -231,8 +257,32 @@ class _Rewriter:
             body=self.body(request.body),
         )
 
-    def response(self, response: RecordedResponse) -> RecordedResponse:
-        body = self.body(response.body)
+    def json(self, value: Any) -> tuple[Any, bool]:
+        """Parsed JSON with ids rewritten in its keys and strings, and whether anything changed.
+        An id is made of ``[A-Za-z0-9_-]``, so in the JSON text each sits inside one key or
+        string: the same rewrite as the text's, without scanning its base64 runs."""
+        if isinstance(value, str):
+            if len(value) >= 256 and len(value.rstrip("=")) >= 256 and is_base64_blob(value):
+                return value, False  # all of it one base64 run (``_BLOB``): what ``text`` leaves alone
+            rewritten = self.text(value)
+            return rewritten, rewritten != value
+        if isinstance(value, list):
+            items = [self.json(v) for v in value]
+            if not any(changed for _, changed in items):
+                return value, False
+            return [v for v, _ in items], True
+        if isinstance(value, dict):
+            pairs = [(self.text(k) if isinstance(k, str) else k, self.json(v)) for k, v in value.items()]
+            if all(
+                new_key == old_key and not v[1] for (new_key, v), old_key in zip(pairs, value, strict=True)
+            ):
+                return value, False
+            return {k: v for k, (v, _) in pairs}, True
+        return value, False
+
+    def response(self, response: RecordedResponse, body: bytes | None = None) -> RecordedResponse:
+        """``body``: the body already rewritten (``json``), else the stored one is."""
+        body = self.body(response.body) if body is None else body
         headers = tuple(
             (n, str(len(body)) if n.lower() == "content-length" else self.text(v))
             for n, v in response.headers

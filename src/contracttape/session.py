@@ -237,7 +237,7 @@ class TapeSession:
         after settling its cost on what was really sent and received."""
         answer, parsed = self.normaliser.response_and_json(response)
         self.ids.learn(answer, prepared.shape.key, parsed)
-        stored = Interaction(prepared.request, self.ids.response(answer))
+        stored = Interaction(prepared.request, self.ids.response(answer, parsed))
         if self.budget is not None and reservation is not None:
             received = response.with_(body=decode_body(response.body, response.headers))
             cost = self.budget.settle(reservation, prepared.sent, received)

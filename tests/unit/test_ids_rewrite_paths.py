@@ -1,0 +1,96 @@
+"""The id rewriter's two shortcuts must rewrite exactly what the plain text rewrite does:
+
+- a short text is first searched for all known ids at once, and left alone when none is in it;
+- a long JSON answer is rewritten value by value (keys and strings), its base64 runs skipped,
+  instead of as one text split around its base64 runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from contracttape import ids
+from contracttape.bodies import pretty_json
+from contracttape.model import RecordedResponse
+from contracttape.redact import jwt_segment
+
+UUID = "3f2b8c1e-9a4d-4e6f-b7c8-1d2e3f4a5b6c"
+CHAT = "chatcmpl-AbC123dEf456GhI789"
+BARE = "k9x2m4q7z1"  # a bare tail under an id key: letters and digits mixed
+SHORTER = "chatcmpl-AbC123dE"  # a prefix of another id: longest first decides
+JWT = "eyJhbGciOiJIUzI1NiJ9." + jwt_segment({"sub": UUID, "role": "x"}) + ".c2ln"
+BLOB_WITH_ID = base64.b64encode(b"\x01" * 300).decode() + BARE + "A" * 2  # a run holding an id
+SHORT_B64_WITH_ID = "QUJD" * 20 + BARE  # base64 letters, too short to be a run: rewritten
+
+
+def _learned() -> ids.IdMap:
+    id_map = ids.IdMap()
+    answer = {"id": CHAT, "job_id": BARE, "user": {"id": UUID}, "other_id": SHORTER, "token": JWT}
+    body = json.dumps(answer).encode()
+    id_map.learn(RecordedResponse(200, "OK", (("content-type", "application/json"),), body), "POST /x")
+    assert len(id_map) >= 4
+    return id_map
+
+
+MAP = _learned()
+_pieces = st.sampled_from(
+    [UUID, CHAT, BARE, SHORTER, JWT, "plain", "/jobs/", "-", "_", " ", "é", "x" + BARE + "y", CHAT[:12]]
+)
+_strings = st.lists(_pieces, max_size=5).map("".join) | st.sampled_from([BLOB_WITH_ID, SHORT_B64_WITH_ID])
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | _strings,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_strings, inner, max_size=3),
+    max_leaves=15,
+)
+
+
+def _answer(document: Any) -> tuple[RecordedResponse, Any]:
+    padded = {"data": document, "vector": base64.b64encode(bytes(range(256)) * 20).decode()}
+    body = pretty_json(padded)
+    headers = (("content-type", "application/json"), ("x-ref", UUID), ("content-length", str(len(body))))
+    return RecordedResponse(200, "OK", headers, body), padded
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_json)
+@example(document={CHAT: [UUID, {"job_id": BARE}], "token": JWT})
+@example(document=[BLOB_WITH_ID, SHORT_B64_WITH_ID])
+@example(document=JWT + JWT)  # a signature runs on over the next token's dots: once a crash
+def test_a_long_json_answer_is_rewritten_value_by_value_as_the_text_would_be(document: Any) -> None:
+    answer, parsed = _answer(document)
+    assert len(answer.body) >= ids._LONG
+    by_value = MAP.response(answer, (True, parsed))
+    as_text = MAP.response(answer)
+    assert by_value == as_text
+    assert BLOB_WITH_ID not in json.dumps(document) or BLOB_WITH_ID.encode() in by_value.body  # left alone
+
+
+def _naive(text: str) -> str:
+    for real, placeholder in MAP._order:
+        if real in text:
+            text = text.replace(real, placeholder)
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(_pieces, max_size=8).map("".join))
+def test_a_short_text_is_rewritten_as_the_substring_searches_would(text: str) -> None:
+    assert MAP._known(text) == _naive(text)
+
+
+def test_the_search_for_all_ids_follows_newly_learned_ids() -> None:
+    id_map = ids.IdMap()
+    later = "resp_Zq81Lm02Xy"
+
+    def answer(value: str) -> RecordedResponse:
+        return RecordedResponse(200, "OK", (), json.dumps({"id": value}).encode())
+
+    id_map.learn(answer(CHAT), "a")
+    assert id_map.text(f"see {later}") == f"see {later}"  # unknown yet, and the pattern is made
+    id_map.learn(answer(later), "b")
+    assert later not in id_map.text(f"see {later}")  # the pattern was made again
