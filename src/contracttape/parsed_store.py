@@ -7,6 +7,10 @@ of this encoding's version. So an entry is never stale (an edited cassette has a
 store is safe to delete at any time, and xdist workers share it (each entry is written once,
 atomically; readers see a whole file or none).
 
+Beside a parse it keeps the index keys of the cassette's recorded requests (``<hash>.keys``),
+named by the cassette's hash and the matching rules they were made under
+(``matching.key_rules``), so a replay need not reduce every recorded request to its shape.
+
 It lives outside the project (``$CONTRACTTAPE_CACHE_DIR``, else ``$XDG_CACHE_HOME/contracttape``,
 else ``~/.cache/contracttape``), so it is never committed and a pull request cannot plant one.
 ``CONTRACTTAPE_CACHE_DIR=off`` turns it off. An entry that cannot be read is ignored (and
