@@ -160,6 +160,8 @@ class Redactor:
     _literals: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _literal_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _blob_literals: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # the blob literals without their "A"s (see ``_blob_may_hold_a_literal``), if all keep two
+    _blob_squeezed: tuple[bytes, ...] | None = field(init=False, repr=False, compare=False)
     _unfiltered: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -186,6 +188,9 @@ class Redactor:
         in_blob = [lit for p in self.patterns if p.redact and p.in_base64 for lit in p.literals or ()]
         blob_literals = tuple(dict.fromkeys(lit for lit in in_blob if set(lit) <= _BASE64_CHARS))
         object.__setattr__(self, "_blob_literals", blob_literals)
+        squeezed = tuple(dict.fromkeys(lit.replace("A", "").encode("ascii") for lit in blob_literals))
+        usable = blob_literals and all(len(lit) >= 2 for lit in squeezed)
+        object.__setattr__(self, "_blob_squeezed", squeezed if usable else None)
         object.__setattr__(self, "_unfiltered", re.compile("|".join(unfiltered)) if unfiltered else None)
 
     def extended(
@@ -260,10 +265,23 @@ class Redactor:
 
     def _may_hold_a_literal(self, value: str, blob: bool) -> bool:
         if blob:  # a long value: one fast substring search per literal beats a regex scan
-            return any(literal in value for literal in self._blob_literals)
+            return self._blob_may_hold_a_literal(value)
         if len(value) > 256:
             return any(literal in value for literal in self._literals)
         return self._literal_re.search(value) is not None
+
+    def _blob_may_hold_a_literal(self, value: str) -> bool:
+        """Whether a base64 run holds one of the blob literals. A vector of many zero bytes is
+        mostly ``A``s, over which Python's substring search crawls (the literals hold ``A``s
+        too): with its ``A``s deleted it is short, and a literal in the run is, without its
+        ``A``s, in what is left (deleting a character keeps a substring a substring). Only
+        when that is so are the literals searched for in the run itself."""
+        squeezed = self._blob_squeezed
+        if squeezed is not None and "AAAA" in value[:256]:  # zero bytes show early; cheap to ask
+            rest = value.encode("ascii").translate(None, b"A")  # a run is ASCII (is_base64_blob)
+            if not any(literal in rest for literal in squeezed):
+                return False
+        return any(literal in value for literal in self._blob_literals)
 
     def raw(self, body: bytes) -> bytes:
         """Secret patterns over a body of unknown encoding (latin-1 round-trips any bytes)."""

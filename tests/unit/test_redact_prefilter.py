@@ -176,3 +176,33 @@ def test_a_blob_is_redacted_as_every_pattern_would_redact_it(parts: list[str]) -
     alternatives += [f"(?P<p{i}>{p.regex.pattern})" for i, p in enumerate(redactor.patterns) if p.redact]
     every_pattern = re.compile("|".join(alternatives)).sub(redactor._replace, value)
     assert redactor.text(value) == every_pattern
+
+
+# A run of mostly zero bytes (``AAAA…``, a sparse vector) with the built-in blob literals, their
+# letters and near misses ("AKAIA": K and I with an A between) planted in it.
+_ZERO_HEAVY = st.lists(
+    st.sampled_from(
+        ["A" * 8, "A" * 64, "zczMPQ", "KI", "SI", "Iza", "AKIA", "ASIA", "AIza", "AKAIA", "Iz", "A"]
+    ),
+    min_size=10,
+    max_size=60,
+).map("".join)
+
+
+@given(value=_ZERO_HEAVY | st.binary(min_size=48, max_size=400).map(lambda b: base64.b64encode(b).decode()))
+@settings(max_examples=400)
+def test_the_squeezed_search_finds_a_literal_exactly_when_the_plain_search_does(value: str) -> None:
+    """``_blob_may_hold_a_literal`` deletes the ``A``s of a zero-heavy run before searching."""
+    redactor = Redactor()
+    assert redactor._blob_squeezed  # the built-in literals keep two letters each without A
+    plain = any(literal in value for literal in redactor._blob_literals)
+    assert redactor._blob_may_hold_a_literal(value) == plain
+
+
+def test_literals_that_would_squeeze_to_almost_nothing_turn_the_squeeze_off() -> None:
+    for literal in ("AAAA", "AB"):  # nothing, and one letter, left without their A's
+        user = SecretPattern("user-key", re.compile(re.escape(literal) + "[0-9]{4}"), literals=(literal,))
+        redactor = Redactor().extended(patterns=[user])
+        assert redactor._blob_squeezed is None
+        run = "A" * 300 + literal + "1234" + "A" * 300
+        assert redactor._blob_may_hold_a_literal(run)
