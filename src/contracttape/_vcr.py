@@ -12,7 +12,7 @@ import json
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sized
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -307,12 +307,8 @@ def _seconds(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def cassette_context(session: Engine) -> AbstractContextManager[Any]:
-    """vcrpy's patches installed, answering from ``session``."""
-    return _in_use(session)
-
-
 @contextmanager
-def _in_use(session: Engine) -> Iterator[None]:
+def cassette_context(session: Engine) -> Iterator[None]:
+    """vcrpy's patches installed, answering from ``session``."""
     with _LIGHT_REQUESTS.in_use(), SessionCassette.use(path=str(session.path), session=session):
         yield

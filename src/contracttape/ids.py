@@ -262,7 +262,7 @@ class _Rewriter:
         An id is made of ``[A-Za-z0-9_-]``, so in the JSON text each sits inside one key or
         string: the same rewrite as the text's, without scanning its base64 runs."""
         if isinstance(value, str):
-            if len(value) >= 256 and len(value.rstrip("=")) >= 256 and is_base64_blob(value):
+            if is_base64_blob(value, shortest=256):
                 return value, False  # all of it one base64 run (``_BLOB``): what ``text`` leaves alone
             rewritten = self.text(value)
             return rewritten, rewritten != value
@@ -272,12 +272,10 @@ class _Rewriter:
                 return value, False
             return [v for v, _ in items], True
         if isinstance(value, dict):
-            pairs = [(self.text(k) if isinstance(k, str) else k, self.json(v)) for k, v in value.items()]
-            if all(
-                new_key == old_key and not v[1] for (new_key, v), old_key in zip(pairs, value, strict=True)
-            ):
+            pairs = [(k, self.text(k) if isinstance(k, str) else k, self.json(v)) for k, v in value.items()]
+            if all(new == old and not changed for old, new, (_, changed) in pairs):
                 return value, False
-            return {k: v for k, (v, _) in pairs}, True
+            return {new: v for _, new, (v, _) in pairs}, True
         return value, False
 
     def response(self, response: RecordedResponse, body: bytes | None = None) -> RecordedResponse:

@@ -161,6 +161,14 @@ def sorted_set_params(uri: str, names: frozenset[str]) -> str:
 _UNSEEN = object()
 
 
+def _kept(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    """``value``, remembered under ``key`` in a memo of at most 4,096 entries (emptied when full)."""
+    if len(memo) >= 4096:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
 @dataclass(frozen=True)
 class Normaliser:
     """The rules that make an interaction safe and stable on disk, and matchable."""
@@ -197,7 +205,6 @@ class Normaliser:
             object.__setattr__(self, "_memo_origins", origins)
 
     def _json(self, value: Any) -> Any:
-        self._memos_for_today()
         return map_json(self.redactor.named_values(value), self._json_leaf)
 
     def _json_leaf(self, key: str | None, value: Any) -> Any:
@@ -205,13 +212,9 @@ class Normaliser:
         (models, roles, kinds), so each (key, string) is worked out once (a bounded memo)."""
         if type(value) is not str or len(value) > 256:
             return self._json_scalar(key, value)
-        memo = self._leaf_memo
-        found = memo.get((key, value), _UNSEEN)
+        found = self._leaf_memo.get((key, value), _UNSEEN)
         if found is _UNSEEN:
-            found = self._json_scalar(key, value)
-            if len(memo) >= 4096:
-                memo.clear()
-            memo[(key, value)] = found
+            found = _kept(self._leaf_memo, (key, value), self._json_scalar(key, value))
         return found
 
     def _json_scalar(self, key: str | None, value: Any) -> Any:
@@ -245,6 +248,7 @@ class Normaliser:
     def _body(self, body: bytes, headers: Headers) -> tuple[bytes, tuple[bool, Any]]:
         """``body``, and ``(True, value)`` when it is JSON (``value`` what the bytes say), else
         ``(False, None)``: a reader of the stored body need not parse it again."""
+        self._memos_for_today()
         if not body:
             return body, (False, None)
         ok, parsed = parse_json(body) if looks_like_json(body, headers) else (False, None)
@@ -280,16 +284,15 @@ class Normaliser:
     def request_and_json(self, request: RecordedRequest) -> tuple[RecordedRequest, tuple[bool, Any]]:
         """The stored form of a request, and its JSON body parsed as ``bodies.parse_json`` would
         parse the stored bytes (``(False, None)`` when the body is not JSON)."""
-        self._memos_for_today()
-        memo: dict[tuple[str, str], Any] = self._header_memo
+        body, parsed = self._body(decode_body(request.body, request.headers), request.headers)
+        memo: dict[tuple[str, str], Any] = self._header_memo  # current: ``_body`` saw to it
         headers: list[tuple[str, str]] = []
         for pair in request.headers:
             found = memo.get(pair, _UNSEEN)
             if found is _UNSEEN:
-                found = self._request_header(*pair)
+                found = _kept(memo, pair, self._request_header(*pair))
             if found is not None:
                 headers.append(found)
-        body, parsed = self._body(decode_body(request.body, request.headers), request.headers)
         kept, body = stable_boundary(tuple(headers), body)
         stored = RecordedRequest(
             method=request.method.upper(),
@@ -301,15 +304,11 @@ class Normaliser:
 
     def _request_header(self, name: str, value: str) -> tuple[str, str] | None:
         """A request header as stored (``None``: noise, or the body's coding, which is undone:
-        dropped). Clients send the same few headers with every request, so each pair is worked
-        out once (a bounded memo)."""
-        found = None
-        if not self.headers.is_noise(name) and name.lower() != "content-encoding":
-            found = (name, self.rename_origins(self.redactor.headers(((name, value),))[0][1]))
-        if len(self._header_memo) >= 4096:
-            self._header_memo.clear()
-        self._header_memo[(name, value)] = found
-        return found
+        dropped). Clients send the same few headers with every request, so ``request_and_json``
+        works each pair out once (a bounded memo)."""
+        if self.headers.is_noise(name) or name.lower() == "content-encoding":
+            return None
+        return (name, self.rename_origins(self.redactor.headers(((name, value),))[0][1]))
 
     def response(self, response: RecordedResponse) -> RecordedResponse:
         return self.response_and_json(response)[0]

@@ -52,9 +52,15 @@ class ParsedStore:
         digest = hashlib.sha256(f"contracttape-{kind}\n{content}".encode()).hexdigest()
         return self.root / digest[:2] / f"{digest}{suffix}"
 
+    def _parse_entry(self, content: str) -> Path:
+        return self._entry(content, f"parsed-{STORE_VERSION}", ".json")
+
+    def _keys_entry(self, content: str, rules: str) -> Path:
+        return self._entry(f"{content}\n{rules}", "keys", ".keys")
+
     def get(self, content: str) -> tuple[tuple[Interaction, ...], dict[str, Any]] | None:
         """The parse of the cassette whose bytes hash to ``content`` (``content_digest``)."""
-        entry = self._entry(content, f"parsed-{STORE_VERSION}", ".json")
+        entry = self._parse_entry(content)
         try:
             document = json.loads(entry.read_bytes())
             return tuple(_interaction(i) for i in document["interactions"]), dict(document["meta"])
@@ -66,7 +72,7 @@ class ParsedStore:
 
     def put(self, content: str, interactions: tuple[Interaction, ...], meta: dict[str, Any]) -> None:
         """Keep a parse (best effort: a read-only or full disk only costs the next parse)."""
-        entry = self._entry(content, f"parsed-{STORE_VERSION}", ".json")
+        entry = self._parse_entry(content)
         if entry.exists():
             return
         document = {"interactions": [_encoded(i) for i in interactions], "meta": meta}
@@ -76,7 +82,7 @@ class ParsedStore:
     def get_keys(self, content: str, rules: str, count: int) -> list[str] | None:
         """The index keys of a cassette's ``count`` requests under matching ``rules`` (what the
         key depends on besides the requests: ``matching.key_rules``), if kept."""
-        entry = self._entry(f"{content}\n{rules}", "keys", ".keys")
+        entry = self._keys_entry(content, rules)
         try:
             keys = json.loads(entry.read_bytes())
         except FileNotFoundError:
@@ -89,7 +95,7 @@ class ParsedStore:
         return None
 
     def put_keys(self, content: str, rules: str, keys: list[str]) -> None:
-        entry = self._entry(f"{content}\n{rules}", "keys", ".keys")
+        entry = self._keys_entry(content, rules)
         if not entry.exists():
             with contextlib.suppress(OSError):
                 write_atomic(entry, json.dumps(keys, separators=(",", ":")))

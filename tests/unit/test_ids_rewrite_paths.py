@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from contracttape import ids
 from contracttape.bodies import pretty_json
 from contracttape.model import RecordedResponse
-from contracttape.redact import jwt_segment
+from contracttape.redact import is_base64_blob, jwt_segment
 
 UUID = "3f2b8c1e-9a4d-4e6f-b7c8-1d2e3f4a5b6c"
 CHAT = "chatcmpl-AbC123dEf456GhI789"
@@ -94,3 +94,20 @@ def test_the_search_for_all_ids_follows_newly_learned_ids() -> None:
     assert id_map.text(f"see {later}") == f"see {later}"  # unknown yet, and the pattern is made
     id_map.learn(answer(later), "b")
     assert later not in id_map.text(f"see {later}")  # the pattern was made again
+
+
+_RUN = st.text(st.sampled_from("AQz09+/"), min_size=250, max_size=262)
+
+
+@given(
+    core=_RUN
+    | st.tuples(_RUN, st.sampled_from("-_.= "), st.integers(0, 261)).map(
+        lambda t: t[0][: t[2]] + t[1] + t[0][t[2] :]
+    ),
+    padding=st.sampled_from(["", "=", "==", "==="]),
+)
+def test_a_string_left_alone_is_exactly_one_base64_run_as_the_text_rewrite_sees_it(
+    core: str, padding: str
+) -> None:
+    value = core + padding
+    assert is_base64_blob(value, shortest=256) == (ids._BLOB.fullmatch(value) is not None)
