@@ -27,6 +27,7 @@ from contracttape.bodies import ascii_of, stale_encoding
 from contracttape.errors import CassetteFormatError
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse, headers_as_lists, make_headers
 from contracttape.parsed_store import ParsedStore, content_digest
+from contracttape.yaml_text import WIDTH, BlockWriter
 
 FORMAT_VERSION = 1  # contracttape's own block; vcrpy's "version" stays 1 as well
 VCR_FORMAT_VERSION = 1
@@ -243,13 +244,9 @@ def _response_from(resp: Mapping[str, Any]) -> RecordedResponse:
 
 
 def dumps(interactions: Iterable[Interaction], meta: Mapping[str, Any]) -> str:
-    blocks = _Blocks()
-    data = {
-        "contracttape": {"format": FORMAT_VERSION, **dict(meta)},
-        "interactions": [blocks.take(interaction_to_dict(i)) for i in interactions],
-        "version": VCR_FORMAT_VERSION,
-    }
-    text = _libyaml(data)
+    blocks = Blocks()
+    data = document(interactions, meta, blocks)
+    text = _WRITER.document(data, verbatim=blocks.prefix) or _libyaml(data)
     if blocks.held and text.endswith("\n...\n"):
         # libyaml ends a document with "..." when its last block scalar keeps its final line
         # breaks ("|+"); a block written here that came later would have cleared that
@@ -257,9 +254,21 @@ def dumps(interactions: Iterable[Interaction], meta: Mapping[str, Any]) -> str:
     return blocks.put_back(text)
 
 
-def _libyaml(data: dict[str, Any]) -> str:
-    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+def document(interactions: Iterable[Interaction], meta: Mapping[str, Any], blocks: Blocks) -> dict[str, Any]:
+    """The YAML document of a cassette, its literal-block bodies held by ``blocks``."""
+    return {
+        "contracttape": {"format": FORMAT_VERSION, **dict(meta)},
+        "interactions": [blocks.take(interaction_to_dict(i)) for i in interactions],
+        "version": VCR_FORMAT_VERSION,
+    }
+
+
+def _libyaml(data: Any) -> str:
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=WIDTH)
     return text
+
+
+_WRITER = BlockWriter(_libyaml)  # libyaml's layout, asking libyaml only how to write each string
 
 
 # -- bodies as literal blocks, written without the emitter's per-character work -----------------
@@ -296,16 +305,17 @@ def _bodies(interaction: dict[str, Any]) -> tuple[tuple[dict[str, Any], str], ..
     return ((interaction["request"], "body"), (interaction["response"]["body"], "string"))
 
 
-class _Blocks:
+class Blocks:
     def __init__(self) -> None:
         self.nonce = uuid.uuid4().hex
+        self.prefix = f"ct-{self.nonce}-"
         self.held: list[tuple[str, str]] = []  # (key, body)
 
     def take(self, interaction: dict[str, Any]) -> dict[str, Any]:
         for holder, key in _bodies(interaction):
             value = holder.get(key)
             if isinstance(value, str) and literal_block_as_libyaml(value):
-                holder[key] = f"ct-{self.nonce}-{len(self.held)}"
+                holder[key] = f"{self.prefix}{len(self.held)}"
                 self.held.append((key, value))
         return interaction
 
@@ -313,7 +323,7 @@ class _Blocks:
         for interaction in data["interactions"]:
             for holder, key in _bodies(interaction):
                 value = holder.get(key)
-                if isinstance(value, str) and value.startswith(f"ct-{self.nonce}-"):
+                if isinstance(value, str) and value.startswith(self.prefix):
                     holder[key] = self.held[int(value.rsplit("-", 1)[1])][1]
         return data
 
@@ -331,7 +341,10 @@ class _Blocks:
             head, lines = ("|", value[:-1]) if value.endswith("\n") else ("|-", value)
             out.append(text[done:found])
             out.append(f": {head}\n")
-            out.append("\n".join(indent + line if line else "" for line in lines.split("\n")))
+            if "\n\n" in lines:  # libyaml leaves an empty line unindented
+                out.append("\n".join(indent + line if line else "" for line in lines.split("\n")))
+            else:
+                out.append(indent + lines.replace("\n", "\n" + indent))
             done = end
         out.append(text[done:])
         return "".join(out)
