@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)  ## the project's own tests (unit, plugin, integration replay), then the secrets scan
-	$(PY) -m pytest tests -n 2 --dist worksteal $(ARGS)
+test: $(STAMP)  ## the project's own tests (unit, plugin, integration replay; one PostgreSQL for the session), then the secrets scan
+	$(PY) -m pytest tests -n 2 --dist worksteal -p tests.pg_session $(ARGS)
 	$(CT) scan
 
 replay: $(STAMP)  ## the integration suite from cassettes only, network blocked

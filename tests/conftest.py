@@ -4,10 +4,11 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from contracttape.sandbox.supabase.db import SERVER_VARIABLE
 from tests.integration.loopback_app import LoopbackServer
 
 pytest_plugins = ["pytester"]
@@ -31,24 +32,28 @@ def loopback_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[Any]:
-    """An embedded PostgreSQL (pgserver: a dev dependency, always there under `make test`), one
-    per test session (per xdist worker)."""
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server's URL: the session's own (``tests/pg_session.py``, ``make test``), or
+    an embedded one (pgserver: a dev dependency) per test session (per xdist worker)."""
+    shared = os.environ.get(SERVER_VARIABLE)
+    if shared:
+        yield shared
+        return
     pgserver = pytest.importorskip("pgserver")
     with tempfile.TemporaryDirectory() as data:
         server = pgserver.get_server(data, cleanup_mode="stop")
         try:
-            yield server
+            yield str(server.get_uri())
         finally:
             server.cleanup()
 
 
 @pytest.fixture
-def postgres_url(postgres_server: Any) -> str:
+def postgres_url(postgres_server: str) -> str:
     """A database of its own for one test (a ledger's monthly cap counts every run in it)."""
     import psycopg
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as connection:
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
         connection.execute(f"CREATE DATABASE {name}")
-    return str(postgres_server.get_uri(name))
+    return urlunsplit(urlsplit(postgres_server)._replace(path=f"/{name}"))  # a postgresql:// URL

@@ -618,9 +618,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if state is None or hasattr(config, "workerinput"):
         return
     try:
-        entries = (
-            state.budget.ledger.entries(state.budget.run_id) if state.written or state.cli.record_mode else []
-        )
+        # a replay spends nothing, so it does not read the ledger's history (every PR's run)
+        recording = state.cli.record_mode not in (None, RecordMode.NONE)
+        entries = state.budget.ledger.entries(state.budget.run_id) if state.written or recording else []
     except ContractTapeError as exc:  # a ledger made unreadable during the run: say so, do not crash
         terminalreporter.write_line(f"contracttape: no spend summary: {exc}", red=True)
         entries = []

@@ -17,15 +17,17 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 import uvicorn
 
 from contracttape import make_pdf
-from docpipe.api import Pipeline, create_app
 from docpipe.settings import Settings
+
+if TYPE_CHECKING:
+    from docpipe.api import Pipeline
 
 APP_ORIGIN = "http://docpipe.test"
 ALERTS_ORIGIN = "http://alerts.test"
@@ -150,6 +152,8 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
     alerts_http = httpx.AsyncClient(
         transport=httpx.ASGITransport(_alerts_app(alerts)), base_url=ALERTS_ORIGIN
     )
+    from docpipe.api import Pipeline, create_app  # the SDKs: only for a docpipe test (0.7 s to import)
+
     pipeline = Pipeline(settings, alerts_http=alerts_http)
     app = create_app(pipeline)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=APP_ORIGIN, timeout=60) as http:
@@ -177,6 +181,8 @@ class Receiver:
         self._thread: threading.Thread | None = None
 
     def serve(self, pipeline: Pipeline) -> None:
+        from docpipe.api import create_app
+
         config = uvicorn.Config(
             create_app(pipeline), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
         )

@@ -19,20 +19,20 @@ def test_polling_loop_sync(base_url: str, tape: TapeSession) -> None:
     with httpx.Client(base_url=base_url) as client:
         job = client.post("/jobs").json()
         while (status := client.get(f"/jobs/{job['id']}").json())["status"] != "COMPLETED":
-            time.sleep(1.0)
+            time.sleep(0.25)
     assert status["polls"] == 3
     if tape.replaying:
-        assert tape.incidents.slept_seconds == pytest.approx(2.0)
+        assert tape.incidents.slept_seconds == pytest.approx(0.5)
 
 
 async def test_polling_loop_async(base_url: str, tape: TapeSession) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
         job = (await client.post("/jobs")).json()
         while (status := (await client.get(f"/jobs/{job['id']}")).json())["status"] != "COMPLETED":
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.25)
     assert status["polls"] == 3
     if tape.replaying:
-        assert tape.incidents.slept_seconds == pytest.approx(2.0)
+        assert tape.incidents.slept_seconds == pytest.approx(0.5)
 
 
 def test_planted_secrets_never_replay(base_url: str, tape: TapeSession) -> None:

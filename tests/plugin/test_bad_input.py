@@ -380,3 +380,19 @@ def test_the_sandbox_target_is_a_setting(pytester: pytest.Pytester, setting: str
     output = result.stdout.str()
     assert outcome in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("mode", [[], ["--record-mode=none"]])
+def test_a_replay_never_reads_the_ledger(pytester: pytest.Pytester, mode: list[str]) -> None:
+    """A replay spends nothing: a ledger it cannot read (or a long history) costs it nothing."""
+    pytester.makepyfile(test_one=TEST)
+    (pytester.path / CASSETTE).parent.mkdir(parents=True, exist_ok=True)
+    (pytester.path / CASSETTE).write_text(GOOD_CASSETTE)
+    (pytester.path / ".contracttape").mkdir()
+    (pytester.path / ".contracttape/ledger.json").write_text("{")
+    result = pytester.runpytest_subprocess(*mode, "-p", "no:cacheprovider")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 0, output
+    assert "cassettes replayed: 1" in output
+    assert "ledger.json" not in output
+    assert "no spend summary" not in output

@@ -1,12 +1,17 @@
-"""PostgreSQL for the Supabase sandbox: embedded (pgserver, PostgreSQL 16 + pgvector) unless
-``DATABASE_URL`` names a server; every request runs in one transaction as the caller's role with
-the caller's JWT claims, so row-level security is PostgreSQL's own."""
+"""PostgreSQL for the Supabase sandbox; every request runs in one transaction as the caller's role
+with the caller's JWT claims, so row-level security is PostgreSQL's own.
+
+Which database, in this order: ``url`` (or ``DATABASE_URL``), used as it is; else a database of
+the sandbox's own, created on the server ``CONTRACTTAPE_PG_SERVER`` names and dropped when the
+sandbox stops (one server for many sandboxes: a test session, a CI job with a PostgreSQL
+service); else an embedded server (pgserver, PostgreSQL 16 + pgvector) in a temporary folder."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -14,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from contracttape.errors import ConfigError
 
 ROLES = ("anon", "authenticated", "service_role")
+SERVER_VARIABLE = "CONTRACTTAPE_PG_SERVER"
 
 
 class Database:
@@ -36,7 +44,11 @@ class Database:
     ) -> None:
         self._server: Any = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._own: tuple[str, str] | None = None  # (server, database) created here, dropped on close
         url = url or os.environ.get("DATABASE_URL")
+        server = os.environ.get(SERVER_VARIABLE)
+        if url is None and data_dir is None and server:
+            url = self._create_own(server)
         if url is None:
             import pgserver  # the embedded PostgreSQL (pip package)
 
@@ -98,7 +110,29 @@ class Database:
         ):
             yield cur
 
+    def _create_own(self, server: str) -> str:
+        name = f"contracttape_sandbox_{uuid.uuid4().hex[:16]}"
+        try:
+            with psycopg.connect(server, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            raise ConfigError(
+                f"{SERVER_VARIABLE}: cannot create a sandbox database on {_without_password(server)} "
+                f"({str(exc).strip()}); fix the URL or unset it to use an embedded PostgreSQL"
+            ) from exc
+        self._own = (server, name)
+        return make_conninfo(server, dbname=name)
+
     def close(self) -> None:
+        if self._own is not None:
+            server, name = self._own
+            self._own = None
+            try:
+                with psycopg.connect(server, autocommit=True, connect_timeout=10) as conn:
+                    drop = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+                    conn.execute(drop)
+            except psycopg.Error:
+                pass  # the server is gone, and the database with it (or a scratch database is left)
         if self._server is not None:
             self._server.cleanup()
             self._server = None
@@ -123,3 +157,13 @@ def _apply(conn: psycopg.Connection[Any], path: Path, version: str) -> None:
         raise ConfigError(
             f"{path}: the migration could not be applied ({reason}); fix it and record again"
         ) from None
+
+
+def _without_password(url: str) -> str:
+    """A server's address for a message: host, port, user and database, never the password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "the server it names"
+    shown = {key: parts[key] for key in ("host", "port", "user", "dbname") if parts.get(key)}
+    return " ".join(f"{key}={value}" for key, value in shown.items()) or "the server it names"

@@ -1,10 +1,21 @@
 -- What every Supabase project has: roles and their default privileges, auth, storage. Idempotent.
 create extension if not exists vector;
 
+-- Roles belong to the server, not to one database: sandboxes that share a server
+-- (CONTRACTTAPE_PG_SERVER) may create them at once, so a role another one just made is fine.
 do $$ begin
-  if not exists (select 1 from pg_roles where rolname = 'anon') then create role anon nologin noinherit; end if;
-  if not exists (select 1 from pg_roles where rolname = 'authenticated') then create role authenticated nologin noinherit; end if;
-  if not exists (select 1 from pg_roles where rolname = 'service_role') then create role service_role nologin noinherit bypassrls; end if;
+  if not exists (select 1 from pg_roles where rolname = 'anon') then
+    begin create role anon nologin noinherit;
+    exception when duplicate_object or unique_violation then null; end;
+  end if;
+  if not exists (select 1 from pg_roles where rolname = 'authenticated') then
+    begin create role authenticated nologin noinherit;
+    exception when duplicate_object or unique_violation then null; end;
+  end if;
+  if not exists (select 1 from pg_roles where rolname = 'service_role') then
+    begin create role service_role nologin noinherit bypassrls;
+    exception when duplicate_object or unique_violation then null; end;
+  end if;
 end $$;
 
 create schema if not exists auth;
