@@ -10,12 +10,13 @@ from its own process:
                 pricing, a reservation and a settlement in a file ledger under a cap), written
                 to a cassette at the end
 
-Rounds alternate direct and contracttape (after one warm-up of each); the figure is the median
-round. The overhead per request is (contracttape - direct) / REQUESTS, in wall time and in this
+Rounds alternate direct and contracttape (after one warm-up of each); the direct and
+contracttape figures are median rounds, and the overhead per request is the median of the
+per-round differences (contracttape - the direct round before it) / REQUESTS, in wall time and in this
 process's CPU time (the client's own work: the sandbox serves from another process). With ``--no-budget`` the
 ledger is left out, which isolates what redaction and normalisation cost.
 
-    python tools/bench_record.py [--requests 200] [--rounds 5] [--no-budget]
+    python tools/bench_record.py [--requests 200] [--rounds 7] [--no-budget]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import NamedTuple
 
 import openai
 
@@ -79,8 +81,21 @@ def sandbox_process() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
         process.join(30)
 
 
-def measure(requests: int, rounds: int, budget: bool) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(direct, contracttape) (wall, CPU) seconds for one round of ``requests`` calls, medians."""
+class Measured(NamedTuple):
+    """Seconds for one round of calls: medians of each, and the median of the per-round
+    differences (each contracttape round against the direct round just before it, so a drift of
+    the machine's speed during the run moves both alike)."""
+
+    direct: float
+    direct_cpu: float
+    ours: float
+    ours_cpu: float
+    overhead: float
+    overhead_cpu: float
+
+
+def measure(requests: int, rounds: int, budget: bool) -> Measured:
+    """Direct and contracttape rounds of ``requests`` calls, alternated."""
     with sandbox_process() as (env, origins), tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         run = Run.build(
@@ -118,9 +133,14 @@ def measure(requests: int, rounds: int, budget: bool) -> tuple[tuple[float, floa
         for _ in range(rounds):
             theirs.append(timed(direct))
             ours.append(timed(recorded))
-        return (
-            (statistics.median(w for w, _ in theirs), statistics.median(c for _, c in theirs)),
-            (statistics.median(w for w, _ in ours), statistics.median(c for _, c in ours)),
+        median = statistics.median
+        return Measured(
+            direct=median(w for w, _ in theirs),
+            direct_cpu=median(c for _, c in theirs),
+            ours=median(w for w, _ in ours),
+            ours_cpu=median(c for _, c in ours),
+            overhead=median(o[0] - t[0] for o, t in zip(ours, theirs, strict=True)),
+            overhead_cpu=median(o[1] - t[1] for o, t in zip(ours, theirs, strict=True)),
         )
 
 
@@ -129,7 +149,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--no-budget", action="store_true")
     args = parser.parse_args()
     print(
@@ -137,14 +157,13 @@ def main() -> None:
         f" {'CPU direct':>11} {'CPU ct':>9} {'CPU overhead':>13}"
     )
     for budget in (False,) if args.no_budget else (False, True):
-        (direct, direct_cpu), (ours, ours_cpu) = measure(args.requests, args.rounds, budget)
+        m = measure(args.requests, args.rounds, budget)
         label = "with budget + ledger" if budget else "redact + normalise"
         n = args.requests
         print(
-            f"{label:>22} {direct * 1e3 / n:>6.2f} ms {ours * 1e3 / n:>10.2f} ms {ours / direct:>6.2f}x"
-            f" {(ours - direct) * 1e3 / n:>6.2f} ms {direct_cpu * 1e3 / n:>8.2f} ms"
-            f" {ours_cpu * 1e3 / n:>6.2f} ms"
-            f" {(ours_cpu - direct_cpu) * 1e3 / n:>10.2f} ms"
+            f"{label:>22} {m.direct * 1e3 / n:>6.2f} ms {m.ours * 1e3 / n:>10.2f} ms"
+            f" {m.ours / m.direct:>6.2f}x {m.overhead * 1e3 / n:>6.2f} ms {m.direct_cpu * 1e3 / n:>8.2f} ms"
+            f" {m.ours_cpu * 1e3 / n:>6.2f} ms {m.overhead_cpu * 1e3 / n:>10.2f} ms"
         )
 
 

@@ -44,6 +44,10 @@ _BLOB = re.compile(r"(?<![A-Za-z0-9+/=_.-])([A-Za-z0-9+/]{256,}={0,2})(?![A-Za-z
 _HEAD = 8
 # A JSON answer this long is rewritten value by value (``IdMap.response``), not as text.
 _LONG = 4096
+# Short texts (header values, JSON strings, URIs) remembered as holding none of the ids learned
+# so far, so that the next time only the ids learned since are looked for.
+_SHORT = 256
+_CHECKED_LIMIT = 4096
 
 
 def _is_id_key(key: str | None) -> bool:
@@ -71,6 +75,8 @@ class IdMap:
         self._lock = threading.Lock()
         self._order: list[tuple[str, str]] = []  # (id, placeholder), longest id first
         self._heads: frozenset[str] = frozenset()  # the first _HEAD characters of every id
+        self._learned: list[str] = []  # every id, in the order learned
+        self._clean: dict[str, int] = {}  # short text -> how many of _learned it holds none of
         self._wheres: dict[str, set[str]] = {}  # id -> every place it appeared (see ``settled``)
 
     def __len__(self) -> int:
@@ -100,6 +106,7 @@ class IdMap:
                 self._wheres.setdefault(value, set()).add(where)
                 if value not in self._placeholders:
                     self._placeholders[value] = self._name(value, where, self._taken)
+                    self._learned.append(value)
             if len(self._order) != len(self._placeholders):
                 self._heads = frozenset(real[:_HEAD] for real in self._placeholders)
                 self._order = sorted(self._placeholders.items(), key=lambda kv: -len(kv[0]))
@@ -180,14 +187,26 @@ class IdMap:
     # -- rewriting -------------------------------------------------------------------------------
 
     def _known(self, text: str) -> str:
+        learned = self._learned
+        count = len(learned)  # ids learned from here on are not looked for this time
+        short = len(text) <= _SHORT
+        if short:
+            clean = self._clean.get(text)
+            if clean is not None and not any(real in text for real in learned[clean:count]):
+                self._clean[text] = count  # a header value, a media type, a model: seen before
+                return text
+        original = text
         order, heads = self._order, self._heads
         windows = len(text) - _HEAD + 1
-        if windows < len(order) and not any(text[p : p + _HEAD] in heads for p in range(windows)):
-            # fewer places to look than ids to look for: no id starts anywhere in the text
-            return text
-        for real, placeholder in order:
-            if real in text:
-                text = text.replace(real, placeholder)
+        if windows >= len(order) or any(text[p : p + _HEAD] in heads for p in range(windows)):
+            for real, placeholder in order:
+                if real in text:
+                    text = text.replace(real, placeholder)
+        # (else: fewer places to look than ids to look for, and no id starts anywhere in it)
+        if short and text is original and count <= len(order):
+            if len(self._clean) >= _CHECKED_LIMIT:
+                self._clean.clear()
+            self._clean[original] = count
         return text
 
     def text(self, text: str) -> str:

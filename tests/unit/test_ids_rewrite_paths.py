@@ -111,3 +111,48 @@ def test_a_string_left_alone_is_exactly_one_base64_run_as_the_text_rewrite_sees_
 ) -> None:
     value = core + padding
     assert is_base64_blob(value, shortest=256) == (ids._BLOB.fullmatch(value) is not None)
+
+
+_LATER_IDS = [
+    "resp_Zq81Lm02Xy",
+    "file-9AbXc31Qz7",
+    "0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f",
+    "run_Q1w2E3r4T5y6",
+]
+_TEXTS = st.lists(st.sampled_from([*_LATER_IDS, CHAT, "application/json", "/v1/", " ", "x"]), max_size=4).map(
+    "".join
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(st.one_of(st.sampled_from(_LATER_IDS).map(lambda i: ("learn", i)), _TEXTS), max_size=30)
+)
+@example(steps=["see resp_Zq81Lm02Xy", ("learn", "resp_Zq81Lm02Xy"), "see resp_Zq81Lm02Xy"])
+def test_a_text_seen_before_still_gets_the_ids_learned_since(steps: list[Any]) -> None:
+    """Short texts are remembered as holding none of the ids learned so far: a text seen again
+    after new ids were learned is rewritten exactly as a map that never saw it would."""
+    id_map = ids.IdMap()
+    id_map.learn(RecordedResponse(200, "OK", (), json.dumps({"id": CHAT}).encode()), "first")
+    for n, step in enumerate(steps):
+        if isinstance(step, tuple):
+            id_map.learn(RecordedResponse(200, "OK", (), json.dumps({"id": step[1]}).encode()), f"a{n}")
+            continue
+        expected = step
+        for real, placeholder in id_map._order:
+            expected = expected.replace(real, placeholder)
+        assert id_map._known(step) == expected
+        assert id_map._known(step) == expected  # now from what it remembered
+
+
+def test_a_text_checked_while_another_thread_learns_an_id_is_not_remembered_clean() -> None:
+    """``learn`` adds an id to the list before it rebuilds the search: a text checked in between
+    (without that id) must not be remembered as holding none of the ids listed."""
+    id_map = ids.IdMap()
+    id_map.learn(RecordedResponse(200, "OK", (), json.dumps({"id": CHAT}).encode()), "first")
+    later = "resp_Zq81Lm02Xy"
+    id_map._learned.append(later)  # what another thread's learn() has done so far
+    assert id_map._known(f"see {later}") == f"see {later}"  # not searched for yet
+    id_map._learned.pop()
+    id_map.learn(RecordedResponse(200, "OK", (), json.dumps({"id": later}).encode()), "second")
+    assert later not in id_map._known(f"see {later}")
