@@ -5,6 +5,7 @@ PostgreSQL as before."""
 
 from __future__ import annotations
 
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,19 @@ from contracttape.sandbox.supabase.db import SERVER_VARIABLE, Database
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Any:
-    """A server no sandbox has used yet: no Supabase roles on it."""
+def fresh_server() -> Any:
+    """A server no sandbox has used yet: no Supabase roles on it. Its data is not under pytest's
+    ``tmp_path``: run as root, pgserver runs PostgreSQL as another user, and every pytest session
+    that starts (the subprocess suites) takes that user's access to ``/tmp/pytest-of-root``
+    away again, which kills the server."""
     import pgserver
 
-    server = pgserver.get_server(str(tmp_path / "pg"), cleanup_mode="stop")
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    with tempfile.TemporaryDirectory(prefix="contracttape-test-pg-") as data:
+        server = pgserver.get_server(data, cleanup_mode="stop")
+        try:
+            yield server
+        finally:
+            server.cleanup()
 
 
 def databases(server_url: str) -> set[str]:

@@ -458,12 +458,17 @@ def test_copy_and_many_signed_urls(ada: tuple[Client, str], bob: tuple[Client, s
     assert httpx.get(signed[1]["signedURL"]).content == b"%PDF-1.4 one"
 
 
-def test_an_existing_server_via_database_url(tmp_path: Any) -> None:
+def test_an_existing_server_via_database_url() -> None:
+    import tempfile
+
     import pgserver
 
     from contracttape.sandbox.supabase.app import SupabaseApp
 
-    server = pgserver.get_server(str(tmp_path / "pg"), cleanup_mode="stop")
+    # not under tmp_path: another pytest session starting would take the server's access away
+    # (tests/sandbox/test_pg_server.py, fresh_server)
+    data = tempfile.TemporaryDirectory(prefix="contracttape-test-pg-")
+    server = pgserver.get_server(data.name, cleanup_mode="stop")
     try:
         first = SupabaseApp(database_url=server.get_uri())
         second = SupabaseApp(database_url=server.get_uri())  # migrations are idempotent
@@ -474,6 +479,7 @@ def test_an_existing_server_via_database_url(tmp_path: Any) -> None:
         second.close()
     finally:
         server.cleanup()
+        data.cleanup()
 
 
 async def test_async_storage_rpc_and_errors(sandbox: Sandbox) -> None:
