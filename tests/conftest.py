@@ -8,10 +8,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from contracttape.sandbox.supabase.db import SERVER_VARIABLE
-from tests.integration.loopback_app import LoopbackServer
-
 pytest_plugins = ["pytester"]
+
+# contracttape.sandbox.supabase.db.SERVER_VARIABLE, named here without importing the sandbox
+# (a quarter of a second, in every run that loads this file: make replay, the subprocess suites)
+PG_SERVER_VARIABLE = "CONTRACTTAPE_PG_SERVER"
 
 # parsed cassettes go to a store of this test session, not the user's cache (contracttape.parsed_store)
 os.environ.setdefault("CONTRACTTAPE_CACHE_DIR", tempfile.mkdtemp(prefix="contracttape-test-cache-"))
@@ -27,6 +28,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def loopback_url() -> Iterator[str]:
     """The loopback test service, really listening on 127.0.0.1."""
+    from tests.integration.loopback_app import LoopbackServer  # starlette, uvicorn: only if used
+
     with LoopbackServer() as server:
         yield server.url
 
@@ -35,7 +38,7 @@ def loopback_url() -> Iterator[str]:
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server's URL: the session's own (``tests/pg_session.py``, ``make test``), or
     an embedded one (pgserver: a dev dependency) per test session (per xdist worker)."""
-    shared = os.environ.get(SERVER_VARIABLE)
+    shared = os.environ.get(PG_SERVER_VARIABLE)
     if shared:
         yield shared
         return

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.loopback_app import LoopbackServer
-
 LOGICAL_ORIGIN = "http://loopback.contracttape.test"
 
 pytestmark = pytest.mark.contracttape
@@ -23,6 +21,8 @@ def base_url(pytestconfig: pytest.Config, contracttape_origins: dict[str, str]) 
     if (pytestconfig.getoption("--record-mode") or "none") == "none":
         yield LOGICAL_ORIGIN
         return
+    from tests.integration.loopback_app import LoopbackServer  # the sandbox's server: recording only
+
     with LoopbackServer() as server:
         contracttape_origins[server.url] = LOGICAL_ORIGIN
         yield server.url

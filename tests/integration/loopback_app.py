@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contracttape.sandbox.server import ServerThread
+if TYPE_CHECKING:
+    from contracttape.sandbox.server import ServerThread
 
 SIGNING_KEY = b"loopback-signing-key-not-a-real-secret"
 # A realistic provider key the server leaks in a body; redaction must catch it.
@@ -212,4 +213,8 @@ def build_app(state: LoopbackState | None = None) -> Starlette:
 
 def LoopbackServer(state: LoopbackState | None = None) -> ServerThread:
     """The app on 127.0.0.1, on a free port, in a background thread."""
+    # imported here: the sandbox package costs a quarter of a second, and a replay of the
+    # integration suite (which reads PLANTED_API_KEY) starts no server
+    from contracttape.sandbox.server import ServerThread
+
     return ServerThread(build_app(state), "loopback")

@@ -109,3 +109,9 @@ def test_without_it_the_sandbox_embeds_a_postgresql(monkeypatch: pytest.MonkeyPa
             assert cur.fetchone() == {"n": 1}
     finally:
         database.close()
+
+
+def test_the_test_session_names_the_same_variable() -> None:
+    from tests.conftest import PG_SERVER_VARIABLE
+
+    assert PG_SERVER_VARIABLE == SERVER_VARIABLE
