@@ -7,6 +7,8 @@ Precedence of per-test options (one chain, ``config.merge``): command line >
 from __future__ import annotations
 
 import argparse
+import copy
+import types
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -532,14 +534,35 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """contracttape's own errors lead with their diagnosis: the frames of the SDK, httpx and
     vcrpy they passed through are left out (``--tb=long`` or ``--tb=short`` keeps them)."""
-    report: pytest.TestReport = yield
     error = call.excinfo.value if call.excinfo is not None else None
-    if report.failed and isinstance(error, ContractTapeError) and item.config.getoption("tbstyle") == "auto":
+    hidden = isinstance(error, ContractTapeError) and item.config.getoption("tbstyle") == "auto"
+    original = call.excinfo
+    if hidden and original is not None:
+        call.excinfo = _one_frame(original)
+    try:
+        report: pytest.TestReport = yield
+    finally:
+        call.excinfo = original
+    if report.failed and hidden:
         report.longrepr = (
             f"contracttape.{type(error).__name__}: {error}\n"
             "(the traceback through the client library is hidden: --tb=long shows it)"
         )
     return report
+
+
+def _one_frame(excinfo: pytest.ExceptionInfo[BaseException]) -> pytest.ExceptionInfo[BaseException]:
+    """What pytest renders of an error whose report is replaced anyway: the same kind of
+    exception with its message, one frame, no chain. pytest parses the source file of every frame
+    it renders, and a request refused by the budget comes up through 20 frames of the SDK, httpx
+    and vcrpy (0.1-0.2 s a failure); a chained cause is rendered in full as well."""
+    try:
+        shown = copy.copy(excinfo.value)  # a copy carries no __cause__, __context__ or traceback
+    except Exception:  # an exception class that cannot be rebuilt from its arguments
+        return excinfo
+    tb = excinfo.tb
+    frame = types.TracebackType(None, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+    return pytest.ExceptionInfo.from_exc_info((type(shown), shown, frame))
 
 
 def _raise_mock_violation(item: pytest.Item, cause: BaseException | None = None) -> None:
