@@ -9,11 +9,13 @@ remembered, keyed by the string and by whether it is a mapping key.
 
 A string's text does not depend on where it stands, with one exception: libyaml folds a string
 at a space once the line is past the width (120). A remembered text is therefore used only if it
-holds no space or fits before the width where it stands. Anything else (a multi-line string that
-is not a body token, bytes, a long key, a container met twice, which PyYAML writes as an anchor
-and an alias) makes ``document`` answer None, and the caller asks libyaml for the whole document.
-``tests/unit/test_yaml_text.py`` checks the output against PyYAML and libyaml alone, byte for
-byte.
+holds no space or fits before the width where it stands. An item of a top-level sequence (an
+interaction) holding anything else (a multi-line string that is not a body token, bytes, a long
+key) is written by libyaml alone, as the one item under the same key, and its text put in place.
+A container met twice (PyYAML writes an anchor and an alias), or such an item after which
+libyaml would end the document with ``...`` (a ``|+`` block), makes ``document`` answer None,
+and the caller asks libyaml for the whole document. ``tests/unit/test_yaml_text.py`` checks the
+output against PyYAML and libyaml alone, byte for byte.
 """
 
 from __future__ import annotations
