@@ -8,7 +8,10 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from contracttape.budget import ledger as ledger_module
 from contracttape.budget import open_ledger
 from contracttape.budget.ledger import REFUSED, SETTLED, FileLedger, Ledger, new_entry
 from contracttape.errors import ConfigError
@@ -170,3 +173,57 @@ def test_a_newer_journal_is_refused(tmp_path: Path) -> None:
     path.write_text('{"contracttape_ledger": 9}\n')
     with pytest.raises(ConfigError, match="newer contracttape"):
         FileLedger(path).entries()
+
+
+class _Text(str):
+    pass
+
+
+_VALID = {
+    "id": "e1",
+    "run": "r",
+    "month": "2026-11",
+    "test": "t::x",
+    "service": "openai",
+    "endpoint": "POST /v1/x",
+    "request": "POST /v1/x",
+    "estimate": 0.5,
+    "actual": None,
+    "state": "reserved",
+    "at": "2026-11-29T00:00:00+00:00",
+    "basis": "tokens",
+    "owner": "h:b:1:2",
+}
+_ODD_VALUES = st.one_of(
+    st.sampled_from(["", "settled", "refused", "nope", _Text("reserved"), _Text("x")]),
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.floats(allow_nan=True),
+    st.lists(st.none(), max_size=1),
+    st.dictionaries(st.just("k"), st.none(), max_size=1),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    changes=st.dictionaries(st.sampled_from([*_VALID, "surprise"]), _ODD_VALUES, max_size=3),
+    dropped=st.sets(st.sampled_from(list(_VALID)), max_size=2),
+)
+@example(changes={"state": []}, dropped=set())  # once a traceback (unhashable), now the message
+@example(changes={"estimate": True, "id": _Text("e")}, dropped={"basis", "owner"})
+def test_the_quick_entry_check_accepts_and_refuses_what_the_full_one_does(
+    changes: dict[str, object], dropped: set[str]
+) -> None:
+    """A first read checks every entry of the history, so the common case has a quick check:
+    it must answer exactly as the full check (same entry, or the same message)."""
+    data = {k: v for k, v in {**_VALID, **changes}.items() if k not in dropped}
+    outcomes = []
+    for check in (ledger_module._entry, ledger_module._checked_entry):
+        try:
+            outcomes.append(check(Path("l.json"), 0, dict(data)))
+        except ConfigError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
+    if not changes and dropped <= {"basis", "owner"}:
+        assert not isinstance(outcomes[0], str)  # a plain entry is read

@@ -424,7 +424,32 @@ def _as_dict(entry: Entry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in _FIELDS}
 
 
+_OPTIONAL = frozenset({"basis", "owner"})
+_KNOWN = frozenset(_FIELDS)
+_REQUIRED = _KNOWN - _OPTIONAL
+_TEXTS = tuple(name for name in _FIELDS if name not in ("estimate", "actual"))
+_NUMBERS = (int, float)
+
+
 def _entry(path: Path, position: int, data: Any) -> Entry:
+    """An entry as read from the ledger, checked; a process's first read checks every entry of
+    the history, so the common case (exact types, known fields) is answered by C-level set and
+    type operations, and anything else goes through ``_checked_entry`` (which accepts the same and
+    more: subclasses) for its answer and its message."""
+    if (
+        type(data) is dict
+        and _REQUIRED <= data.keys() <= _KNOWN
+        and type(data["estimate"]) in _NUMBERS
+        and (data["actual"] is None or type(data["actual"]) in _NUMBERS)
+        and type(data["state"]) is str
+        and data["state"] in STATES
+        and set(map(type, map(data.get, _TEXTS, itertools.repeat("")))) == {str}
+    ):
+        return Entry(**data)
+    return _checked_entry(path, position, data)
+
+
+def _checked_entry(path: Path, position: int, data: Any) -> Entry:
     where = f"{path}: entry {position + 1}"
     if not isinstance(data, dict):
         raise ConfigError(f"{where} is not an object; move the ledger aside to start afresh")
@@ -440,6 +465,7 @@ def _entry(path: Path, position: int, data: Any) -> Entry:
     )
     if (
         not numbers_ok
+        or not isinstance(data["state"], str)
         or data["state"] not in STATES
         or not all(isinstance(data.get(n, ""), str) for n in _FIELDS if n not in ("estimate", "actual"))
     ):
