@@ -270,11 +270,12 @@ class _Rewriter:
         return body if rewritten == text else rewritten.encode("utf-8")
 
     def request(self, request: RecordedRequest) -> RecordedRequest:
-        return request.with_(
-            uri=self.text(request.uri),
-            headers=tuple((n, self.text(v)) for n, v in request.headers),
-            body=self.body(request.body),
-        )
+        uri = self.text(request.uri)
+        headers = tuple((n, self.text(v)) for n, v in request.headers)
+        body = self.body(request.body)
+        if uri == request.uri and headers == request.headers and body is request.body:
+            return request  # nothing renamed: the very request (``TapeSession.prepare`` keeps its parse)
+        return request.with_(uri=uri, headers=headers, body=body)
 
     def json(self, value: Any) -> tuple[Any, bool]:
         """Parsed JSON with ids rewritten in its keys and strings, and whether anything changed.

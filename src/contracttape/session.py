@@ -119,8 +119,9 @@ class TapeSession:
                 interactions = tuple(self._params_sorted(i) for i in interactions)
             if loaded is not None:
                 rules = key_rules(matched, self.normaliser.unordered_params)
-                requests = [i.request for i in interactions]
-                keys = cache.index_keys(loaded, rules, lambda: shape_keys(requests, matched))
+                keys = cache.index_keys(
+                    loaded, rules, lambda: shape_keys([i.request for i in interactions], matched)
+                )
         # server-made ids -> stable placeholders, learned from this recording's answers
         self.ids = IdMap()
         with cassettes.collection_paused():

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from contracttape import ids
 from contracttape.bodies import pretty_json
-from contracttape.model import RecordedResponse
+from contracttape.model import RecordedRequest, RecordedResponse
 from contracttape.redact import is_base64_blob, jwt_segment
 
 UUID = "3f2b8c1e-9a4d-4e6f-b7c8-1d2e3f4a5b6c"
@@ -156,3 +156,16 @@ def test_a_text_checked_while_another_thread_learns_an_id_is_not_remembered_clea
     id_map._learned.pop()
     id_map.learn(RecordedResponse(200, "OK", (), json.dumps({"id": later}).encode()), "second")
     assert later not in id_map._known(f"see {later}")
+
+
+def test_a_request_holding_no_known_id_is_the_very_request() -> None:
+    """``TapeSession.prepare`` keeps the body it parsed only for the very request it stored: a
+    request with nothing to rename must come back as it is, and one with an id as a new one."""
+    plain = RecordedRequest(
+        "POST", "http://h.test/v1/x", (("content-type", "application/json"),), b'{"a": 1}'
+    )
+    assert MAP.request(plain) is plain
+    with_id = plain.with_(uri=f"http://h.test/v1/jobs/{UUID}")
+    renamed = MAP.request(with_id)
+    assert renamed is not with_id
+    assert UUID not in renamed.uri
