@@ -42,13 +42,11 @@ def postgres_server() -> Iterator[str]:
     if shared:
         yield shared
         return
-    pgserver = pytest.importorskip("pgserver")
-    with tempfile.TemporaryDirectory() as data:
-        server = pgserver.get_server(data, cleanup_mode="stop")
-        try:
-            yield str(server.get_uri())
-        finally:
-            server.cleanup()
+    pytest.importorskip("pgserver")
+    from tests.embedded_pg import embedded_server
+
+    with embedded_server() as server:
+        yield str(server.get_uri())
 
 
 @pytest.fixture

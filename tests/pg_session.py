@@ -8,30 +8,23 @@ starting a PostgreSQL of its own, about 0.8 s each. A run that already has one k
 from __future__ import annotations
 
 import os
-import tempfile
-from typing import Any
+from contextlib import ExitStack
 
 import pytest
 
 from contracttape.sandbox.supabase.db import SERVER_VARIABLE
+from tests.embedded_pg import embedded_server
 
-_started: list[tuple[Any, tempfile.TemporaryDirectory[str]]] = []
+_started = ExitStack()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or os.environ.get(SERVER_VARIABLE):
         return
-    import pgserver  # a dev dependency
-
-    data = tempfile.TemporaryDirectory(prefix="contracttape-test-pg-")
-    server = pgserver.get_server(data.name, cleanup_mode="stop")  # type: ignore[attr-defined]
-    _started.append((server, data))
+    server = _started.enter_context(embedded_server())
+    _started.callback(os.environ.pop, SERVER_VARIABLE, None)
     os.environ[SERVER_VARIABLE] = server.get_uri()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    while _started:
-        server, data = _started.pop()
-        os.environ.pop(SERVER_VARIABLE, None)
-        server.cleanup()
-        data.cleanup()
+    _started.close()

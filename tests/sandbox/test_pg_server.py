@@ -5,7 +5,7 @@ PostgreSQL as before."""
 
 from __future__ import annotations
 
-import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,22 +15,14 @@ import pytest
 
 from contracttape.errors import ConfigError
 from contracttape.sandbox.supabase.db import SERVER_VARIABLE, Database
+from tests.embedded_pg import embedded_server
 
 
 @pytest.fixture
-def fresh_server() -> Any:
-    """A server no sandbox has used yet: no Supabase roles on it. Its data is not under pytest's
-    ``tmp_path``: run as root, pgserver runs PostgreSQL as another user, and every pytest session
-    that starts (the subprocess suites) takes that user's access to ``/tmp/pytest-of-root``
-    away again, which kills the server."""
-    import pgserver
-
-    with tempfile.TemporaryDirectory(prefix="contracttape-test-pg-") as data:
-        server = pgserver.get_server(data, cleanup_mode="stop")
-        try:
-            yield server
-        finally:
-            server.cleanup()
+def fresh_server() -> Iterator[Any]:
+    """A server no sandbox has used yet: no Supabase roles on it."""
+    with embedded_server() as server:
+        yield server
 
 
 def databases(server_url: str) -> set[str]:

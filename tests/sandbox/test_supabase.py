@@ -459,17 +459,10 @@ def test_copy_and_many_signed_urls(ada: tuple[Client, str], bob: tuple[Client, s
 
 
 def test_an_existing_server_via_database_url() -> None:
-    import tempfile
-
-    import pgserver
-
     from contracttape.sandbox.supabase.app import SupabaseApp
+    from tests.embedded_pg import embedded_server
 
-    # not under tmp_path: another pytest session starting would take the server's access away
-    # (tests/sandbox/test_pg_server.py, fresh_server)
-    data = tempfile.TemporaryDirectory(prefix="contracttape-test-pg-")
-    server = pgserver.get_server(data.name, cleanup_mode="stop")
-    try:
+    with embedded_server() as server:
         first = SupabaseApp(database_url=server.get_uri())
         second = SupabaseApp(database_url=server.get_uri())  # migrations are idempotent
         with second.db.admin() as cur:
@@ -477,9 +470,6 @@ def test_an_existing_server_via_database_url() -> None:
             assert cur.fetchone() == {"n": 1}
         first.close()
         second.close()
-    finally:
-        server.cleanup()
-        data.cleanup()
 
 
 async def test_async_storage_rpc_and_errors(sandbox: Sandbox) -> None:
