@@ -66,6 +66,12 @@ class PluginState:
     uncovered_mocks: set[str] = field(default_factory=set)  # mocked requests no contract covers
 
     @property
+    def recording(self) -> bool:
+        """Whether this run may send requests and write cassettes (``--record-mode`` other than
+        ``none``); a replay sends nothing, writes nothing and spends nothing."""
+        return self.cli.record_mode not in (None, RecordMode.NONE)
+
+    @property
     def target(self) -> Target:
         return self.run.target
 
@@ -236,13 +242,12 @@ def pytest_configure(config: pytest.Config) -> None:
         fault_log=FaultLog(),
         chaos=chaos,
     )
-    if state.cli.record_mode not in (None, RecordMode.NONE):
+    if state.recording:
         atomic.sweep_temporaries(run.cassettes)  # leftovers of a writer killed mid-write
-    recording = state.cli.record_mode not in (None, RecordMode.NONE)
     state.results = RunResults(
         run.budget.run_id,
-        "record" if recording else "replay",
-        run.target.value if recording else "cassettes",
+        "record" if state.recording else "replay",
+        run.target.value if state.recording else "cassettes",
         cap_usd=run.budget.cap,
     )
     config.stash[STATE] = state
@@ -325,7 +330,7 @@ def contracttape_env(
     the live services, keys from the environment or ``.env``.
     """
     state = pytestconfig.stash[STATE]
-    if (state.cli.record_mode or RecordMode.NONE) is RecordMode.NONE:
+    if not state.recording:
         # every profile's logical origins and placeholder keys: nothing is started or sent
         yield {**state.run.catalogue.replay_env(), "CONTRACTTAPE_SANDBOX_REVISION": "replay"}
     elif state.target is Target.LIVE:
@@ -642,8 +647,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     try:
         # a replay spends nothing, so it does not read the ledger's history (every PR's run)
-        recording = state.cli.record_mode not in (None, RecordMode.NONE)
-        entries = state.budget.ledger.entries(state.budget.run_id) if state.written or recording else []
+        entries = state.budget.ledger.entries(state.budget.run_id) if state.written or state.recording else []
     except ContractTapeError as exc:  # a ledger made unreadable during the run: say so, do not crash
         terminalreporter.write_line(f"contracttape: no spend summary: {exc}", red=True)
         entries = []
@@ -660,7 +664,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         f"({state.written} changed on disk), sleep skipped in replay: {state.slept_seconds:.1f}s, "
         f"target: {state.target.value}"
     )
-    isolation = _offline.isolation_summary((state.cli.record_mode or RecordMode.NONE) is RecordMode.NONE)
+    isolation = _offline.isolation_summary(not state.recording)
     if isolation:
         terminalreporter.write_line(isolation)
     for blocked in state.network_incidents.blocked[:10]:
