@@ -323,3 +323,19 @@ def is_secret_match(pattern_name: str, matched: str) -> bool:
     """Whether a pattern's match is a secret: for the patterns words can also match
     (``SHAPE_CHECKED``), only when what follows the prefix (``sk-``, ``Bearer``) looks random."""
     return pattern_name not in SHAPE_CHECKED or looks_random(_KEY_PREFIX.sub("", matched))
+
+
+def postgres_address(url: str) -> str:
+    """Where a PostgreSQL URL or ``key=value`` string points, for a message: host, port and
+    database, never the password (in the user part, or as a ``password``/``sslpassword``
+    parameter) nor any other parameter."""
+    from psycopg import Error
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(url)
+    except Error:
+        return "the server it names"
+    host, port, database = (str(parts.get(key) or "") for key in ("host", "port", "dbname"))
+    address = f"{host}:{port}" if port else host
+    return f"{address}/{database}" if database else (address or "the server it names")

@@ -11,6 +11,7 @@ from typing import Any
 
 from contracttape.budget.ledger import REFUSED, SETTLED, Entry, Refusal, decide, release_orphans
 from contracttape.errors import ConfigError
+from contracttape.secret_rules import postgres_address
 
 LOCK_KEY = 7_424_001  # pg_advisory_xact_lock key for contracttape's ledger
 COLUMNS = [f.name for f in fields(Entry)]
@@ -52,7 +53,7 @@ class PostgresLedger:
         try:
             return self._psycopg.connect(self.url, autocommit=False, connect_timeout=10)
         except self._psycopg.Error as exc:
-            where = self.url.split("@")[-1]  # never the password
+            where = postgres_address(self.url)  # never a password
             raise ConfigError(
                 f"the PostgreSQL ledger at {where} cannot be reached ({type(exc).__name__}); "
                 "start it, fix --ledger / [tool.contracttape] ledger, or use a file ledger"

@@ -20,10 +20,11 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from contracttape.errors import ConfigError
+from contracttape.secret_rules import postgres_address
 
 ROLES = ("anon", "authenticated", "service_role")
 SERVER_VARIABLE = "CONTRACTTAPE_PG_SERVER"
@@ -117,7 +118,7 @@ class Database:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
         except psycopg.Error as exc:
             raise ConfigError(
-                f"{SERVER_VARIABLE}: cannot create a sandbox database on {_without_password(server)} "
+                f"{SERVER_VARIABLE}: cannot create a sandbox database on {postgres_address(server)} "
                 f"({str(exc).strip()}); fix the URL or unset it to use an embedded PostgreSQL"
             ) from exc
         self._own = (server, name)
@@ -157,13 +158,3 @@ def _apply(conn: psycopg.Connection[Any], path: Path, version: str) -> None:
         raise ConfigError(
             f"{path}: the migration could not be applied ({reason}); fix it and record again"
         ) from None
-
-
-def _without_password(url: str) -> str:
-    """A server's address for a message: host, port, user and database, never the password."""
-    try:
-        parts = conninfo_to_dict(url)
-    except psycopg.Error:
-        return "the server it names"
-    shown = {key: parts[key] for key in ("host", "port", "user", "dbname") if parts.get(key)}
-    return " ".join(f"{key}={value}" for key, value in shown.items()) or "the server it names"
