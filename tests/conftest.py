@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
+import types
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from tests.warm_python import WarmPopen
 
 pytest_plugins = ["pytester"]
 
@@ -23,6 +28,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     test``'s ``--dist worksteal`` the long ones start early on every worker and the many short
     ones fill in at the end, instead of one worker running a long test while the other idles."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _warm_popen(
+    self: pytest.Pytester,
+    cmdargs: Any,
+    stdout: Any = subprocess.PIPE,
+    stderr: Any = subprocess.PIPE,
+    stdin: Any = pytest.Pytester.CLOSE_STDIN,
+    **kw: Any,
+) -> subprocess.Popen[bytes]:
+    """``Pytester.popen`` (what ``run`` and ``runpytest_subprocess`` start), as pytest writes it
+    but with ``WarmPopen``: a Python run is a fork of a process that has imported everything."""
+    env = os.environ.copy()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")]))
+    closed = stdin is self.CLOSE_STDIN
+    kw["stdin"] = subprocess.PIPE if closed or isinstance(stdin, bytes) else stdin
+    popen = WarmPopen(cmdargs, stdout=stdout, stderr=stderr, env=env, **kw)
+    if closed:
+        assert popen.stdin is not None
+        popen.stdin.close()
+    elif isinstance(stdin, bytes):
+        assert popen.stdin is not None
+        popen.stdin.write(stdin)
+    return popen
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytest's own, whose subprocess runs are warm (``tests/warm_python.py``)."""
+    pytester.popen = types.MethodType(_warm_popen, pytester)  # type: ignore[method-assign]
+    return pytester
 
 
 @pytest.fixture(scope="session")

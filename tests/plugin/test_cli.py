@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import warm_python
+
 ROOT = Path(__file__).resolve().parents[2]
 TEST = "tests/integration/test_http_clients.py::test_httpx_sync_query_and_json"
 
@@ -55,7 +57,7 @@ def test_record_writes_only_where_told(pytester: pytest.Pytester, tmp_path: Path
 
 def test_contracts_check_and_openapi_on_the_committed_suite(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        return warm_python.run(
             [sys.executable, "-m", "contracttape", *args], cwd=ROOT, capture_output=True, text=True
         )
 

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import warm_python
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -83,7 +85,7 @@ def ct_apart(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``contracttape ARGS`` in ``folder``, its output its own (``pytester.run`` writes every
     run's output to the same two files, so runs at once would mix them)."""
     command = [sys.executable, "-m", "contracttape", *args]
-    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600, check=False)
+    return warm_python.run(command, cwd=folder, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_drift_over_a_folder_of_cassettes(pytester: pytest.Pytester) -> None:

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import warm_python
+
 ESCAPES = r"""
 import asyncio, ctypes, http.client, multiprocessing, os, socket, ssl, struct, subprocess, sys
 import threading, urllib.request
@@ -211,7 +213,7 @@ def run(
     env = {**os.environ, **listener.env()}
     env.pop("CONTRACTTAPE_ISOLATION", None)
     env.pop("PYTEST_XDIST_WORKER", None)
-    return subprocess.run(
+    return warm_python.run(
         command, cwd=pytester.path, env=env, capture_output=True, text=True, timeout=300, check=False
     )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from contracttape.budget import open_ledger
+from tests import warm_python
 from tests.plugin.test_budget_plugin import AI_SANDBOX, SUITE
 
 pytestmark = pytest.mark.slow  # subprocess suites: scheduled first (tests/conftest.py)
@@ -29,7 +30,7 @@ def test_three_shards_with_two_workers_each_share_one_cap(tmp_path: Path, postgr
     (tmp_path / "test_costs.py").write_text(SUITE.replace("range(10)", "range(12)"))
     env = {**os.environ, "COST_SEED": "3", "CONTRACTTAPE_RUN_ID": "ci-4242-1", "PYTHONPATH": str(tmp_path)}
     shards = [
-        subprocess.Popen(
+        warm_python.WarmPopen(
             [
                 sys.executable,
                 "-m",

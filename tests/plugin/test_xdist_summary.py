@@ -4,18 +4,19 @@ prints, when replaying and when recording."""
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests import warm_python
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = "tests/integration/test_http_clients.py"
 
 
 def summary(*args: str) -> str:
-    done = subprocess.run(
+    done = warm_python.run(
         [sys.executable, "-m", "contracttape", *args],
         cwd=ROOT,
         capture_output=True,

@@ -19,6 +19,7 @@ from contracttape.report import markdown, write_report
 from contracttape.report.facts import Options, gather, held_back
 from contracttape.report.results import RunResults
 from contracttape.services import default_catalogue
+from tests import warm_python
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 JSON = (("content-type", "application/json"),)
@@ -250,7 +251,7 @@ def test_held_back_fields_are_the_ones_too_few_samples_stand_behind() -> None:
 
 def test_cli_errors_are_one_clear_message(project: Path) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        return warm_python.run(
             [sys.executable, "-m", "contracttape", "report", *args],
             cwd=project,
             capture_output=True,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from contracttape.report.results import concern_of
+from tests import warm_python
 
 SUITE = """
 import pytest
@@ -66,12 +67,11 @@ def test_concern_is_the_module(nodeid: str, concern: str) -> None:
 
 def test_a_report_after_a_replay_run(tmp_path: Path) -> None:
     """`contracttape replay --report DIR` writes the report of that very run."""
-    import subprocess
     import sys
 
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:recording'\n")
     (tmp_path / "test_one.py").write_text("def test_ok():\n    pass\n")
-    done = subprocess.run(
+    done = warm_python.run(
         [
             sys.executable,
             "-m",

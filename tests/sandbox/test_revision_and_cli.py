@@ -12,6 +12,7 @@ import openai
 
 from contracttape.pdf import make_pdf
 from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
+from tests import warm_python
 
 
 def shapes(revision: int) -> tuple[dict, dict, dict, str]:  # type: ignore[type-arg]
@@ -61,7 +62,7 @@ def test_revision_2_changes_shapes_on_purpose() -> None:
 
 def test_sandbox_up_writes_its_environment_and_serves_until_interrupted(tmp_path: Path) -> None:
     env_file = tmp_path / "sandbox.env"
-    process = subprocess.Popen(
+    process = warm_python.WarmPopen(
         [sys.executable, "-m", "contracttape", "sandbox", "up", "--env-file", str(env_file)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing
 import os
 import random
 import signal
@@ -32,6 +31,7 @@ from contracttape.config import parse_usd
 from contracttape.errors import BudgetExceeded
 from contracttape.normalize import Normaliser
 from contracttape.services import default_catalogue
+from tests import separate_processes
 from tests.integration.loopback_app import LoopbackServer, LoopbackState
 
 OPENAI = "https://api.openai.com"
@@ -163,7 +163,7 @@ def _reserve_then_die(location: str, count: int) -> None:
 
 def test_a_killed_run_leaks_no_reservation(tmp_path: Path) -> None:
     location = tmp_path / "ledger.json"
-    ctx = multiprocessing.get_context("spawn")
+    ctx = separate_processes.context()
     child = ctx.Process(target=_reserve_then_die, args=(str(location), 13))
     child.start()
     child.join(60)
@@ -184,7 +184,7 @@ def test_a_killed_run_leaks_no_reservation(tmp_path: Path) -> None:
 
 def test_a_report_before_the_next_run_already_shows_orphans(tmp_path: Path) -> None:
     location = tmp_path / "ledger.json"
-    ctx = multiprocessing.get_context("spawn")
+    ctx = separate_processes.context()
     child = ctx.Process(target=_reserve_then_die, args=(str(location), 2))
     child.start()
     child.join(60)

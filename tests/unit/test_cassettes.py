@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from vcr.serializers import yamlserializer
 from contracttape import atomic, cassettes
 from contracttape.errors import CassetteFormatError
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
+from tests import separate_processes
 
 
 def sample(n: int = 0) -> Interaction:
@@ -115,7 +115,7 @@ def _append_many(path: str, worker: int) -> None:
 
 def test_parallel_writers_never_lose_or_corrupt(tmp_path: Path) -> None:
     path = tmp_path / "shared.yaml"
-    ctx = multiprocessing.get_context("spawn")
+    ctx = separate_processes.context()
     procs = [ctx.Process(target=_append_many, args=(str(path), w)) for w in range(1, 5)]
     for p in procs:
         p.start()
@@ -151,7 +151,6 @@ def _write_forever(path: str) -> None:
 
 
 def test_writers_killed_mid_write_leave_whole_cassettes_and_no_leftovers(tmp_path: Path) -> None:
-    import multiprocessing
     import os
     import random
     import signal
@@ -160,7 +159,7 @@ def test_writers_killed_mid_write_leave_whole_cassettes_and_no_leftovers(tmp_pat
     from contracttape.cassettes import CassetteCache, update
 
     target = tmp_path / "c.yaml"
-    ctx = multiprocessing.get_context("spawn")
+    ctx = separate_processes.context()
     rng = random.Random(7)
     for _ in range(8):
         writer = ctx.Process(target=_write_forever, args=(str(target),))

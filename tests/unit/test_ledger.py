@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import random
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from contracttape.budget import ledger as ledger_module
 from contracttape.budget import open_ledger
 from contracttape.budget.ledger import REFUSED, SETTLED, FileLedger, Ledger, new_entry
 from contracttape.errors import ConfigError
+from tests import separate_processes
 
 
 def spend(location: str, run: str, seed: int, cap: float | None, monthly: float | None) -> None:
@@ -28,7 +28,7 @@ def spend(location: str, run: str, seed: int, cap: float | None, monthly: float 
 
 
 def run_workers(location: str, jobs: list[tuple[str, int, float | None, float | None]]) -> None:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = separate_processes.context()
     procs = [ctx.Process(target=spend, args=(location, *job)) for job in jobs]
     for p in procs:
         p.start()

@@ -3,7 +3,6 @@ never stale, a damaged or planted entry is ignored, and processes share it."""
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from contracttape.cassettes import CassetteCache, dumps, loads, read_text
 from contracttape.model import Interaction, RecordedRequest, RecordedResponse
 from contracttape.parsed_store import ParsedStore
+from tests import separate_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = sorted((ROOT / "cassettes").rglob("*.yaml"))
@@ -119,7 +119,7 @@ def test_processes_loading_at_once_all_get_the_cassette(tmp_path: Path) -> None:
         for n in range(300)
     ]
     path.write_text(dumps(interactions, {}), encoding="utf-8")
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
+    with separate_processes.context().Pool(4) as pool:
         bodies = pool.map(_load, [(str(tmp_path / "store"), str(path))] * 8)
     assert bodies == [b"x" * 299] * 8
     assert len(list((tmp_path / "store").rglob("*.json"))) == 1

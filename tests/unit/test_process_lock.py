@@ -3,7 +3,6 @@ threads and forks, and a clear error when it is never freed."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -14,6 +13,7 @@ import pytest
 
 from contracttape.budget.process_lock import ProcessLock
 from contracttape.errors import ConfigError
+from tests import separate_processes
 
 
 def _add_under_lock(lock_path: str, counter: str, times: int) -> None:
@@ -29,8 +29,10 @@ def test_processes_and_threads_never_hold_it_at_once(tmp_path: Path) -> None:
     counter = tmp_path / "n"
     counter.write_text("0")
     lock_path = str(tmp_path / "l.lock")
-    spawn = multiprocessing.get_context("spawn")
-    processes = [spawn.Process(target=_add_under_lock, args=(lock_path, str(counter), 40)) for _ in range(3)]
+    processes = [
+        separate_processes.context().Process(target=_add_under_lock, args=(lock_path, str(counter), 40))
+        for _ in range(3)
+    ]
     threads = [threading.Thread(target=_add_under_lock, args=(lock_path, str(counter), 40)) for _ in range(3)]
     shared = ProcessLock(Path(lock_path))  # one lock object shared by threads, too
 
@@ -76,7 +78,7 @@ def test_a_forked_child_waits_for_its_parents_hold(tmp_path: Path) -> None:
 
 
 def test_a_lock_never_freed_is_one_clear_error(tmp_path: Path) -> None:
-    holder = multiprocessing.get_context("spawn").Process(target=_hold, args=(str(tmp_path / "l.lock"),))
+    holder = separate_processes.context().Process(target=_hold, args=(str(tmp_path / "l.lock"),))
     holder.start()
     try:
         deadline = time.monotonic() + 30
