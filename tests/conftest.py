@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.warm_python import WarmPopen
 
@@ -18,6 +19,11 @@ pytest_plugins = ["pytester"]
 # contracttape.sandbox.supabase.db.SERVER_VARIABLE, named here without importing the sandbox
 # (a quarter of a second, in every run that loads this file: make replay, the subprocess suites)
 PG_SERVER_VARIABLE = "CONTRACTTAPE_PG_SERVER"
+
+# On a loaded machine (make test's workers beside the subprocess suites they start) generating
+# examples can be slow; hypothesis's too_slow check then fails a test whose code is fine.
+settings.register_profile("contracttape", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("contracttape")
 
 # parsed cassettes go to a store of this test session, not the user's cache (contracttape.parsed_store)
 os.environ.setdefault("CONTRACTTAPE_CACHE_DIR", tempfile.mkdtemp(prefix="contracttape-test-cache-"))

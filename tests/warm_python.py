@@ -220,7 +220,7 @@ def _function_name(function: Any) -> str | None:
 class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
     """``subprocess.Popen`` whose Python commands are forks of the zygote (see the module)."""
 
-    _warm: socket.socket | None = None
+    _warm: _Replies | None = None
 
     def _execute_child(  # type: ignore[override]
         self,
@@ -299,10 +299,11 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
         }
         fds = [fd if fd != -1 else default for fd, default in ((stdin, 0), (stdout, 1), (stderr, 2))]
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        replies = _Replies(connection)
         try:
             connection.connect(address)
             socket.send_fds(connection, [json.dumps(request).encode() + b"\n"], fds)
-            line = _read_line(connection)
+            line = replies.line(block=True) or b""
         except OSError:
             connection.close()
             return False
@@ -313,18 +314,17 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
             connection.close()
             return False
         self.pid = int(line[4:])
-        self._warm = connection
-        self._warm_buffer = b""
+        self._warm = replies
         self._child_created = True
         return True
 
     def _warm_status(self, block: bool) -> int | None:
         """The wait status the zygote reports, or None while the run goes on."""
         assert self._warm is not None
-        if not block and not select.select([self._warm], [], [], 0)[0]:
+        line = self._warm.line(block)
+        if line is None:
             return None
-        line = _read_line(self._warm)
-        self._warm.close()
+        self._warm.connection.close()
         if line.startswith(b"exit "):
             return int(line[5:])
         return signal.SIGKILL  # the zygote went away: report the run as killed
@@ -340,7 +340,7 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
             return super()._internal_poll(_deadstate)  # type: ignore[misc,no-any-return]
         if self.returncode is None and self._waitpid_lock.acquire(False):  # type: ignore[attr-defined]
             try:
-                if self.returncode is None and self._warm.fileno() != -1:
+                if self.returncode is None and self._warm.connection.fileno() != -1:
                     status = self._warm_status(block=False)
                     if status is not None:
                         self._handle_exitstatus(status)  # type: ignore[attr-defined]
@@ -357,14 +357,26 @@ def _log(line: str) -> None:
             log.write(line + "\n")
 
 
-def _read_line(connection: socket.socket) -> bytes:
-    data = b""
-    while not data.endswith(b"\n"):
-        part = connection.recv(64)
-        if not part:
-            break
-        data += part
-    return data
+class _Replies:
+    """The zygote's replies on one connection, a line at a time: ``pid N``, then ``exit STATUS``
+    (both can arrive in one read when a run is quick), or ``preexec MESSAGE``."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self.pending = b""
+
+    def line(self, block: bool) -> bytes | None:
+        """The next line (b"" once the zygote has gone), or None if not there yet and not block."""
+        while b"\n" not in self.pending:
+            if not block and not select.select([self.connection], [], [], 0)[0]:
+                return None
+            part = self.connection.recv(4096)
+            if not part:
+                line, self.pending = self.pending, b""
+                return line
+            self.pending += part
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line
 
 
 def run(

@@ -182,3 +182,34 @@ def test_the_supervisor_reports_the_status_and_kills_a_run_whose_caller_went_awa
         sleeper.returncode = os.waitstatus_to_exitcode(status)
         assert sleeper.returncode == -signal.SIGKILL
         assert time.monotonic() - started < 10
+
+
+def test_replies_are_read_a_line_at_a_time_however_they_arrive() -> None:
+    """A quick run's ``pid`` and ``exit`` lines can come in one read (this was a flake under
+    load: the pid line was read with the exit line stuck to it), or a line in pieces."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        replies = warm_python._Replies(ours)
+        theirs.sendall(b"pid 5\nexit 0\n")
+        assert replies.line(block=True) == b"pid 5"
+        assert replies.line(block=False) == b"exit 0"
+        assert replies.line(block=False) is None
+        theirs.sendall(b"pi")
+        assert replies.line(block=False) is None
+        theirs.sendall(b"d 6\nex")
+        assert replies.line(block=False) == b"pid 6"
+        assert replies.line(block=False) is None
+        theirs.sendall(b"it 256\n")
+        assert replies.line(block=True) == b"exit 256"
+        theirs.close()
+        assert replies.line(block=True) == b""  # the zygote has gone
+
+
+def test_many_quick_runs_at_once_all_report_their_own_exit_code() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def quick(n: int) -> int:
+        return warm_python.run([sys.executable, "-c", f"import sys; sys.exit({n})"]).returncode
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(quick, range(60))) == list(range(60))
