@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.warm_python import WarmPopen
+from tests.warm_python import COLD_POPEN, WarmPopen
 
 pytest_plugins = ["pytester"]
 
@@ -27,6 +27,20 @@ settings.load_profile("contracttape")
 
 # parsed cassettes go to a store of this test session, not the user's cache (contracttape.parsed_store)
 os.environ.setdefault("CONTRACTTAPE_CACHE_DIR", tempfile.mkdtemp(prefix="contracttape-test-cache-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With xdist, this session's workers are warm runs too (``tests/warm_python.py``): in the
+    controller, which runs no test, execnet starts them with ``subprocess.Popen``. Each worker
+    then skips importing pytest, contracttape and the SDKs (about 2 s of CPU), and the runs its
+    tests start share its zygote."""
+    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
+        subprocess.Popen = WarmPopen  # type: ignore[misc]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if subprocess.Popen is WarmPopen:
+        subprocess.Popen = COLD_POPEN  # type: ignore[misc]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -45,6 +45,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 SWITCH = "CONTRACTTAPE_TEST_WARM"
+# the zygote's own copy of this module, under a name no test suite uses (``_zygote_main``)
+ZYGOTE_MODULE = "_contracttape_warm_python"
+COLD_POPEN = subprocess.Popen  # a fresh interpreter, even inside a warm run (which replaces Popen)
 LOG = "CONTRACTTAPE_TEST_WARM_LOG"
 
 # What the runs import, imported once by the zygote, besides every module of pytest and of
@@ -133,7 +136,6 @@ class _Zygote:
         self.start_up: dict[str, str] = {}
         self.process: subprocess.Popen[bytes] | None = None
         self.failed = False
-        self.runs = {"warm": 0, "cold": 0}
 
     def address(self) -> str | None:
         with self.lock:
@@ -147,7 +149,7 @@ class _Zygote:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         try:
             with open(os.path.join(folder, "zygote.log"), "wb") as log:
-                self.process = subprocess.Popen(
+                self.process = COLD_POPEN(  # not WarmPopen, even where it replaces Popen
                     [sys.executable, os.path.abspath(__file__), path],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
@@ -176,9 +178,11 @@ def _enabled() -> bool:
 
 
 def _address() -> str | None:
+    if not _enabled():
+        return None
     if _SERVED is not None:
-        return _SERVED or None  # "": a run in a namespace of its own (below)
-    return _ZYGOTE.address() if _enabled() else None
+        return _SERVED or None  # "": a run in a namespace of its own (``_preexec``)
+    return _ZYGOTE.address()
 
 
 def _warm_request(
@@ -260,8 +264,10 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
             and (process_group is None or process_group < 0)
             and isinstance(args, (list, tuple))
             and all(isinstance(a, str) for a in args)
+            and bool(args)
+            and os.path.abspath(args[0]) == os.path.abspath(sys.executable)
         )
-        address = _address() if plain else None
+        address = _address() if plain else None  # starts the zygote: only for a Python command
         start_up = _ZYGOTE.start_up if _SERVED is None else _ZYGOTE_START_UP
         argv = _warm_request(args, env, preexec_fn, start_up) if address else None
         if (
@@ -269,7 +275,6 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
             or address is None
             or not self._start_warm(address, argv, preexec_fn, cwd, env, p2cread, c2pwrite, errwrite)
         ):
-            _ZYGOTE.runs["cold"] += 1
             _log(f"cold {list(args) if isinstance(args, (list, tuple)) else args}")
             super()._execute_child(  # type: ignore[misc]
                 args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
@@ -277,7 +282,6 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
                 restore_signals, gid, gids, uid, umask, start_new_session, process_group,
             )  # fmt: skip
             return
-        _ZYGOTE.runs["warm"] += 1
         self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]
 
     def _start_warm(
@@ -394,7 +398,7 @@ def run(
         kwargs["stdout"] = kwargs["stderr"] = subprocess.PIPE
     if input is not None:
         kwargs["stdin"] = subprocess.PIPE
-    popen = subprocess.Popen if cold else WarmPopen
+    popen = COLD_POPEN if cold else WarmPopen
     with popen(args, **kwargs) as process:
         try:
             stdout, stderr = process.communicate(input, timeout=timeout)
@@ -631,6 +635,7 @@ def _wait_for(pid: int, connection: socket.socket) -> tuple[int, Any]:
 
 def _zygote_main(path: str) -> None:
     global _ZYGOTE_START_UP
+    sys.modules[ZYGOTE_MODULE] = sys.modules["__main__"]  # see the end of this file
     del sys.path[0]  # this file's folder (tests/) is not on a run's path
     _BASE_PATH[:] = sys.path
     _ZYGOTE_START_UP = start_up_variables(os.environ)
@@ -685,3 +690,7 @@ def _system_exit_code(exc: SystemExit) -> int:
 
 if __name__ == "__main__":
     _zygote_main(sys.argv[1])
+elif ZYGOTE_MODULE in sys.modules:
+    # Imported inside a warm run (an xdist worker, a pytest run): be the zygote's copy, whose
+    # state says this process is a warm run (the socket it came from, the real Popen).
+    sys.modules[__name__] = sys.modules[ZYGOTE_MODULE]

@@ -29,8 +29,9 @@ def test_all_is_exactly_the_public_names() -> None:
 def test_importing_contracttape_imports_none_of_its_heavy_parts() -> None:
     """``import contracttape`` and the pytest plugin import no vcrpy, jsonschema, SDK or sandbox:
     those come when a run uses them (``make bench`` times the import)."""
-    import subprocess
     import sys
+
+    from tests import warm_python
 
     code = (
         "import sys, pytest, contracttape, contracttape.plugin; "
@@ -38,7 +39,10 @@ def test_importing_contracttape_imports_none_of_its_heavy_parts() -> None:
         "'contracttape.session', 'contracttape.contracts.book', 'contracttape.budget']; "
         "print([m for m in heavy if m in sys.modules])"
     )
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # a fresh interpreter: a warm run (tests/warm_python.py) has imported all of them already
+    found = warm_python.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cold=True
+    )
     assert found.stdout.strip() == "[]"
 
 

@@ -170,12 +170,12 @@ def test_the_supervisor_reports_the_status_and_kills_a_run_whose_caller_went_awa
         monkeypatch.delattr(os, "pidfd_open")
     ours, theirs = socket.socketpair()
     with ours, theirs:
-        done = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(7)"])
+        done = warm_python.COLD_POPEN([sys.executable, "-c", "import sys; sys.exit(7)"])
         status, usage = warm_python._wait_for(done.pid, ours)
         done.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         assert done.returncode == 7
         assert usage.ru_utime >= 0
-        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        sleeper = warm_python.COLD_POPEN([sys.executable, "-c", "import time; time.sleep(120)"])
         theirs.close()  # the caller goes away
         started = time.monotonic()
         status, _usage = warm_python._wait_for(sleeper.pid, ours)
