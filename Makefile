@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # -n 3 on 2 cores: many tests wait (on sockets, on the subprocess suites, on Retry-After), and a
-# third worker fills that time: 86-88 s against 98 s for -n 2 (docs/architecture.md).
+# third worker fills that time: 86-88 s against 98 s for -n 2, before the workers were warm too.
 test: $(STAMP)  ## the project's own tests (unit, plugin, integration replay; one PostgreSQL for the session), then the secrets scan
 	$(PY) -m pytest tests -n 3 --dist worksteal -p tests.pg_session $(ARGS)
 	$(CT) scan
