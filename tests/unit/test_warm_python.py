@@ -18,6 +18,13 @@ from tests import warm_python
 
 WARM = "import sys; print('warm' if 'openai' in sys.modules else 'cold', file=sys.stderr)"
 
+
+@pytest.fixture(autouse=True)
+def _warm_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the warm runs: on, even in a session run with the switch off."""
+    monkeypatch.delenv(warm_python.SWITCH, raising=False)
+
+
 PROGRAMS = {
     "argv, cwd, environment, stdin, both streams, exit code": """
         import os, sys
