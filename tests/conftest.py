@@ -3,16 +3,14 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import types
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.warm_python import COLD_POPEN, WarmPopen
+from tests.warm_python import WarmPopen
 
 pytest_plugins = ["pytester"]
 
@@ -29,18 +27,22 @@ settings.load_profile("contracttape")
 os.environ.setdefault("CONTRACTTAPE_CACHE_DIR", tempfile.mkdtemp(prefix="contracttape-test-cache-"))
 
 
+_COLD_POPEN = pytest.StashKey[type[subprocess.Popen[bytes]]]()  # what this session replaced
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """With xdist, this session's workers are warm runs too (``tests/warm_python.py``): in the
-    controller, which runs no test, execnet starts them with ``subprocess.Popen``. Each worker
-    then skips importing pytest, contracttape and the SDKs (about 2 s of CPU), and the runs its
-    tests start share its zygote."""
-    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
+    """The Python processes this session starts are warm runs (``tests/warm_python.py``): xdist's
+    workers, which execnet starts with ``subprocess.Popen`` (each then skips importing pytest,
+    contracttape and the SDKs, about 2 s of CPU), ``pytester``'s runs and every other one. Inside
+    a warm run (an xdist worker) ``subprocess.Popen`` is ``WarmPopen`` already."""
+    if subprocess.Popen is not WarmPopen:
+        config.stash[_COLD_POPEN] = subprocess.Popen
         subprocess.Popen = WarmPopen  # type: ignore[misc]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if subprocess.Popen is WarmPopen:
-        subprocess.Popen = COLD_POPEN  # type: ignore[misc]
+    if _COLD_POPEN in config.stash:
+        subprocess.Popen = config.stash[_COLD_POPEN]  # type: ignore[misc]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,37 +50,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     test``'s ``--dist worksteal`` the long ones start early on every worker and the many short
     ones fill in at the end, instead of one worker running a long test while the other idles."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
-def _warm_popen(
-    self: pytest.Pytester,
-    cmdargs: Any,
-    stdout: Any = subprocess.PIPE,
-    stderr: Any = subprocess.PIPE,
-    stdin: Any = pytest.Pytester.CLOSE_STDIN,
-    **kw: Any,
-) -> subprocess.Popen[bytes]:
-    """``Pytester.popen`` (what ``run`` and ``runpytest_subprocess`` start), as pytest writes it
-    but with ``WarmPopen``: a Python run is a fork of a process that has imported everything."""
-    env = os.environ.copy()
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")]))
-    closed = stdin is self.CLOSE_STDIN
-    kw["stdin"] = subprocess.PIPE if closed or isinstance(stdin, bytes) else stdin
-    popen = WarmPopen(cmdargs, stdout=stdout, stderr=stderr, env=env, **kw)
-    if closed:
-        assert popen.stdin is not None
-        popen.stdin.close()
-    elif isinstance(stdin, bytes):
-        assert popen.stdin is not None
-        popen.stdin.write(stdin)
-    return popen
-
-
-@pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
-    """pytest's own, whose subprocess runs are warm (``tests/warm_python.py``)."""
-    pytester.popen = types.MethodType(_warm_popen, pytester)  # type: ignore[method-assign]
-    return pytester
 
 
 @pytest.fixture(scope="session")

@@ -133,7 +133,6 @@ class _Zygote:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.socket_path: str | None = None
-        self.start_up: dict[str, str] = {}
         self.process: subprocess.Popen[bytes] | None = None
         self.failed = False
 
@@ -165,11 +164,13 @@ class _Zygote:
             self.failed = True
             sys.stderr.write(f"warm_python: the zygote did not start (see {folder}/zygote.log)\n")
             return
-        self.start_up = start_up_variables(env)
+        _START_UP.update(start_up_variables(env))
         self.socket_path = path
 
 
 _ZYGOTE = _Zygote()
+# the zygote's start-up variables: set where it is started, and in it (so in every fork of it)
+_START_UP: dict[str, str] = {}
 _SERVED: str | None = None  # in the zygote and its forks: the socket it serves
 
 
@@ -185,9 +186,7 @@ def _address() -> str | None:
     return _ZYGOTE.address()
 
 
-def _warm_request(
-    args: Sequence[str], env: Mapping[str, str] | None, preexec_fn: Any, start_up: Mapping[str, str]
-) -> list[str] | None:
+def _warm_request(args: Sequence[str], env: Mapping[str, str] | None, preexec_fn: Any) -> list[str] | None:
     """The argv the zygote runs, or None when this command must run cold."""
     # this very interpreter: not another path to the same binary (a venv's python is a link to
     # its base python, which has other packages)
@@ -198,7 +197,7 @@ def _warm_request(
         rest = ["-m", rest[0][2:], *rest[1:]]  # -mpytest, as pytester writes it
     if len(rest) < 2 or rest[0] not in ("-m", "-c"):
         return None
-    if start_up_variables(os.environ if env is None else env) != start_up:
+    if start_up_variables(os.environ if env is None else env) != _START_UP:
         return None
     if preexec_fn is not None and _function_name(preexec_fn) is None:
         return None
@@ -268,8 +267,7 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
             and os.path.abspath(args[0]) == os.path.abspath(sys.executable)
         )
         address = _address() if plain else None  # starts the zygote: only for a Python command
-        start_up = _ZYGOTE.start_up if _SERVED is None else _ZYGOTE_START_UP
-        argv = _warm_request(args, env, preexec_fn, start_up) if address else None
+        argv = _warm_request(args, env, preexec_fn) if address else None
         if (
             argv is None
             or address is None
@@ -413,8 +411,6 @@ def run(
 
 
 # ---------------------------------------------------------------------------------- zygote side
-
-_ZYGOTE_START_UP: dict[str, str] = {}
 
 
 class _Run:
@@ -634,11 +630,10 @@ def _wait_for(pid: int, connection: socket.socket) -> tuple[int, Any]:
 
 
 def _zygote_main(path: str) -> None:
-    global _ZYGOTE_START_UP
     sys.modules[ZYGOTE_MODULE] = sys.modules["__main__"]  # see the end of this file
     del sys.path[0]  # this file's folder (tests/) is not on a run's path
     _BASE_PATH[:] = sys.path
-    _ZYGOTE_START_UP = start_up_variables(os.environ)
+    _START_UP.update(start_up_variables(os.environ))
     if threading.active_count() > 1:
         print("warm_python: a thread runs in the zygote; forks would not have it", file=sys.stderr)
     _preload()

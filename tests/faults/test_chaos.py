@@ -52,10 +52,10 @@ def test_chaos_is_reproducible_by_seed_twice_and_under_xdist() -> None:
     # four independent runs (each its own run id and record), all at once; the first with a hash
     # seed of its own, so that the same chaos seed is shown to give the same faults whatever the
     # hash seed (the others are warm runs: forks of one interpreter, which share its hash seed)
-    runs = [("7:0.3",), ("7:0.3",), ("7:0.3", "-n", "2"), ("8:0.3",)]
+    runs = [(("7:0.3",), "1"), (("7:0.3",), None), (("7:0.3", "-n", "2"), None), (("8:0.3",), None)]
     with ThreadPoolExecutor(len(runs)) as pool:
         (first, a), (second, b), (spread, c), (_, other) = pool.map(
-            lambda n_args: chaos_run(*n_args[1], hash_seed="1" if n_args[0] == 0 else None), enumerate(runs)
+            lambda run: chaos_run(*run[0], hash_seed=run[1]), runs
         )
     assert a["chaos"] == "7:0.3"
     assert a["tests"] == b["tests"] == c["tests"]
