@@ -163,6 +163,19 @@ def decoded(response: RecordedResponse) -> RecordedResponse:
     )
 
 
+def coding_undone(response: RecordedResponse) -> RecordedResponse:
+    """The answer with its Content-Encoding undone and that header gone; its other headers (a
+    ``content-length`` the normaliser rewrites) as they came. Decoding it again is a no-op,
+    where a body decoded but still labelled would be decoded twice if it was coded twice."""
+    coding = header_value(response.headers, "content-encoding")
+    if coding is None:
+        return response
+    return response.with_(
+        body=decode_body(response.body, response.headers),
+        headers=tuple((k, v) for k, v in response.headers if k.lower() != "content-encoding"),
+    )
+
+
 def decoded_or_none(body: bytes, headers: Headers) -> bytes | None:
     """The body with its Content-Encoding undone, or None when it does not decode as labelled
     (already decoded, or not what the header says)."""

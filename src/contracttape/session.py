@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from contracttape import _offline, cassettes
 from contracttape._vcr import cassette_context
-from contracttape.bodies import decode_body
+from contracttape.bodies import coding_undone
 from contracttape.budget.guard import Budget, Reservation
 from contracttape.config import RecordMode
 from contracttape.contracts.book import ContractBook, Violation
@@ -236,11 +236,11 @@ class TapeSession:
     ) -> None:
         """Store a sent request (normalised once, in ``prepare``) with its normalised response,
         after settling its cost on what was really sent and received."""
-        answer, parsed = self.normaliser.response_and_json(response)
+        received = coding_undone(response)  # once, for the cassette and the price alike
+        answer, parsed = self.normaliser.response_and_json(received)
         self.ids.learn(answer, prepared.shape.key, parsed)
         stored = Interaction(prepared.request, self.ids.response(answer, parsed))
         if self.budget is not None and reservation is not None:
-            received = response.with_(body=decode_body(response.body, response.headers))
             cost = self.budget.settle(reservation, prepared.sent, received)
             extra = {"cost_basis": cost.basis, **({"cost_units": cost.units} if cost.units else {})}
             stored = replace(stored, cost_usd=round(cost.usd, 9), extra=tuple(sorted(extra.items())))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,66 @@ def test_an_operation_appends_only_its_own_lines(tmp_path: Path) -> None:
     assert max(growth[1:]) < 2 * min(growth[1:]) + 64  # bounded, not growing with n
     assert len(FileLedger(path).entries()) == 300
     assert all(e.state == SETTLED for e in FileLedger(path).entries())
+
+
+class _NoWholePass(list):  # type: ignore[type-arg]
+    """A history that fails any walk or copy of the whole of it."""
+
+    def __iter__(self) -> Iterator[object]:
+        raise AssertionError("an operation walked the whole history")
+
+
+def test_an_operation_never_walks_or_copies_the_history(tmp_path: Path) -> None:
+    """Reserving and settling look at the entries they change (and the open reservations), never
+    at the whole history: the thousandth run of a month costs what the first did."""
+    ledger = FileLedger(tmp_path / "ledger.json")
+    for n in range(50):
+        entry = _entry(n)
+        ledger.reserve(entry, 10.0, None)  # type: ignore[arg-type]
+        ledger.settle(entry.id, 0.005)  # type: ignore[attr-defined]
+    assert ledger._known is not None
+    ledger._known.entries = _NoWholePass(ledger._known.entries)
+    entry = _entry(50)
+    assert ledger.reserve(entry, 10.0, None) is None  # type: ignore[arg-type]
+    ledger.settle(entry.id, 0.005)  # type: ignore[attr-defined]
+    ledger.adjust(entry.id, 0.004, "reported")  # type: ignore[attr-defined]
+    assert [e.actual for e in FileLedger(ledger.path).entries()[-2:]] == [0.005, 0.004]
+
+
+def test_an_operation_that_fails_half_way_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    ledger = FileLedger(path)
+    first = _entry(0)
+    ledger.reserve(first, None, None)  # type: ignore[arg-type]
+    on_disk, in_memory = path.read_bytes(), ledger.entries()
+    seen: list[tuple[int, str, float | None]] = []
+
+    def interrupted() -> None:
+        with ledger._locked() as entries:
+            entries.append(_entry(1))  # type: ignore[arg-type]
+            entries[0] = dataclasses.replace(entries[0], state=SETTLED, actual=0.5)
+            seen.append((len(entries), entries[-1].test, entries[0].actual))
+            raise RuntimeError("the process is interrupted mid-operation")
+
+    with pytest.raises(RuntimeError):
+        interrupted()
+    assert seen == [(2, "t::1", 0.5)]  # the operation saw its own changes
+    assert path.read_bytes() == on_disk
+    assert ledger.entries() == in_memory == FileLedger(path).entries()
+
+    def removes() -> None:
+        with ledger._locked() as entries:
+            del entries[0]
+
+    def inserts() -> None:
+        with ledger._locked() as entries:
+            entries.insert(0, _entry(2))  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match="never removed"):
+        removes()
+    with pytest.raises(TypeError, match="at its end"):
+        inserts()
+    assert path.read_bytes() == on_disk
 
 
 def test_a_format_2_ledger_is_read_and_becomes_a_journal_on_the_first_change(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ def test_every_decision_is_the_one_the_whole_history_gives(
         one.entries()
         assert one._known is not None or not path.exists()
         if one._known is not None:
+            assert one._known.entries == FileLedger(path).entries()  # its entries are the file's
             fresh = Tally.of(one._known.entries)
             kept = one._known.tally
             assert kept.reserved == fresh.reserved

@@ -18,15 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import operator
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableSequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from contracttape.atomic import write_atomic
 from contracttape.budget.process_lock import ProcessLock
@@ -148,7 +147,9 @@ def owner_alive(entry: Entry, now: dt.datetime | None = None) -> bool:
     return ((now or dt.datetime.now(dt.UTC)) - at).total_seconds() < LEASE_SECONDS
 
 
-def release_orphans(entries: list[Entry], open_positions: Iterable[int] | None = None) -> list[int]:
+def release_orphans(
+    entries: MutableSequence[Entry], open_positions: Iterable[int] | None = None
+) -> list[int]:
     """Mark reservations whose owner is gone as orphaned, in place; their positions.
     ``open_positions``: where the open reservations are, if known (else every entry is looked at)."""
     released = []
@@ -208,6 +209,64 @@ class Ledger(Protocol):
     def entries(self, run: str | None = None) -> list[Entry]: ...
 
 
+class _Changes(MutableSequence[Entry]):
+    """The entries as one operation sees them: those read (never copied, never changed here),
+    with the positions it sets and the entries it adds held aside until ``FileLedger._write``
+    writes them and applies them. An operation that fails half-way therefore changes nothing,
+    and changing one entry costs the same in a ledger of ten entries as in one of a million."""
+
+    def __init__(self, read: list[Entry]) -> None:
+        self.read = read
+        self.changed: dict[int, Entry] = {}
+        self.added: list[Entry] = []
+
+    def __len__(self) -> int:
+        return len(self.read) + len(self.added)
+
+    def __bool__(self) -> bool:
+        """Whether there is anything to write."""
+        return bool(self.changed or self.added)
+
+    def _at(self, position: int) -> int:
+        found = position + len(self) if position < 0 else position
+        if not 0 <= found < len(self):
+            raise IndexError(f"ledger position {position} out of range")
+        return found
+
+    @overload
+    def __getitem__(self, position: int) -> Entry: ...
+    @overload
+    def __getitem__(self, position: slice) -> list[Entry]: ...
+    def __getitem__(self, position: int | slice) -> Entry | list[Entry]:
+        if isinstance(position, slice):
+            return [self[p] for p in range(len(self))[position]]
+        found = self._at(position)
+        if found >= len(self.read):
+            return self.added[found - len(self.read)]
+        return self.changed.get(found, self.read[found])
+
+    @overload
+    def __setitem__(self, position: int, entry: Entry) -> None: ...
+    @overload
+    def __setitem__(self, position: slice, entry: Iterable[Entry]) -> None: ...
+    def __setitem__(self, position: int | slice, entry: Entry | Iterable[Entry]) -> None:
+        if isinstance(position, slice) or not isinstance(entry, Entry):
+            raise TypeError("a ledger's entries are changed one position at a time")
+        found = self._at(position)
+        if found >= len(self.read):
+            self.added[found - len(self.read)] = entry
+        else:
+            self.changed[found] = entry
+
+    def __delitem__(self, position: int | slice) -> None:
+        raise TypeError("a ledger keeps every entry: an entry is changed, never removed")
+
+    def insert(self, position: int, entry: Entry) -> None:
+        if position < len(self):
+            raise TypeError("a ledger grows at its end only")
+        self.added.append(entry)
+
+
 @dataclass
 class _Known:
     """What this process last read or wrote of a journal: its file, how far, and the entries."""
@@ -241,7 +300,8 @@ class FileLedger:
     # -- reading --------------------------------------------------------------------------------
 
     def _read(self) -> list[Entry]:
-        """The entries now on disk (called under the lock)."""
+        """The entries now on disk (called under the lock): this process's own list, which only
+        ``_write`` changes (an operation works on a ``_Changes`` over it)."""
         try:
             found = self.path.stat()
         except FileNotFoundError:
@@ -258,16 +318,16 @@ class FileLedger:
                 with self.path.open("rb") as handle:
                     handle.seek(known.offset)
                     known.offset += self._apply(handle.read(), known.entries, None, known.tally)
-            return list(known.entries)
+            return known.entries
         data = self._read_bytes()
         if not data.startswith(b'{"contracttape_ledger"'):
             entries, self._legacy = self._parse_document(data), True
             self._known = _Known(found.st_ino, len(data), entries, Tally.of(entries))
-            return list(entries)
+            return entries
         entries = []
         offset = self._apply(data, entries, first_line=1)
         self._known, self._legacy = _Known(found.st_ino, offset, entries, Tally.of(entries)), False
-        return list(entries)
+        return entries
 
     def _read_bytes(self) -> bytes:
         try:
@@ -325,24 +385,24 @@ class FileLedger:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def _write(self, before: list[Entry], after: list[Entry], durable: bool = True) -> None:
-        """Append what changed from ``before`` to ``after`` (called under the lock); ``durable``:
-        on the disk before returning (``fdatasync``), not only in the page cache that every
-        process reads."""
-        # unchanged entries are the very objects read: compared by identity, in C
-        changed = list(itertools.compress(range(len(before)), map(operator.is_not, after, before)))
-        lines = [_line({"set": position, "entry": _as_dict(after[position])}) for position in changed]
-        lines += [_line({"add": _as_dict(entry)}) for entry in after[len(before) :]]
-        if not lines:
+    def _write(self, changes: _Changes, durable: bool = True) -> None:
+        """Append the lines of ``changes`` (called under the lock), then apply them to the
+        entries known; ``durable``: on the disk before returning (``fdatasync``), not only in
+        the page cache that every process reads. What this costs is what changed, whatever the
+        length of the ledger's history."""
+        if not changes:
             return
         known = self._known
         if known is None or self._legacy:  # a new ledger, or an old document: write it whole
+            after = list(changes)
             text = _HEADER + "".join(_line({"add": _as_dict(e)}) for e in after)
             write_atomic(self.path, text, locked=True)
             found = self.path.stat()
-            written = _Known(found.st_ino, len(text.encode()), list(after), Tally.of(after))
+            written = _Known(found.st_ino, len(text.encode()), after, Tally.of(after))
             self._known, self._legacy = written, False
             return
+        lines = [_line({"set": p, "entry": _as_dict(e)}) for p, e in sorted(changes.changed.items())]
+        lines += [_line({"add": _as_dict(entry)}) for entry in changes.added]
         payload = "".join(lines).encode()
         fd = os.open(self.path, os.O_WRONLY)
         try:
@@ -354,19 +414,20 @@ class FileLedger:
         finally:
             os.close(fd)
         known.offset += len(payload)
-        known.entries = list(after)
-        for position in changed:
-            known.tally.change(position, before[position], after[position])
-        for position in range(len(before), len(after)):
-            known.tally.change(position, None, after[position])
+        entries, tally = known.entries, known.tally
+        for position, entry in changes.changed.items():
+            tally.change(position, entries[position], entry)
+            entries[position] = entry
+        for entry in changes.added:
+            entries.append(entry)
+            tally.change(len(entries) - 1, None, entry)
 
     @contextmanager
-    def _locked(self, durable: bool = True) -> Iterator[list[Entry]]:
+    def _locked(self, durable: bool = True) -> Iterator[_Changes]:
         with self._lock:
-            entries = self._read()
-            before = list(entries)
-            yield entries
-            self._write(before, entries, durable)
+            changes = _Changes(self._read())
+            yield changes
+            self._write(changes, durable)
 
     def reserve(self, entry: Entry, cap: float | None, monthly_cap: float | None) -> Refusal | None:
         # Other processes see a reservation as soon as it is written (the page cache is shared),
@@ -388,7 +449,7 @@ class FileLedger:
             if position is not None:
                 entries[position] = replace(entries[position], **changes)
 
-    def _position(self, entry_id: str, entries: list[Entry]) -> int | None:
+    def _position(self, entry_id: str, entries: _Changes) -> int | None:
         """Where an entry is: usually the last one this process reserved, else by search."""
         for position in range(len(entries) - 1, -1, -1):
             if entries[position].id == entry_id:
@@ -406,8 +467,7 @@ class FileLedger:
 
     def entries(self, run: str | None = None) -> list[Entry]:
         with self._lock:
-            entries = self._read()
-        return [e for e in entries if run is None or e.run == run]
+            return [e for e in self._read() if run is None or e.run == run]
 
 
 _FIELDS = {name: kind for name, kind in Entry.__annotations__.items()}
