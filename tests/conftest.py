@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import warm_python
 from tests.warm_python import WarmPopen
 
 pytest_plugins = ["pytester"]
@@ -38,6 +39,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if subprocess.Popen is not WarmPopen:
         config.stash[_COLD_POPEN] = subprocess.Popen
         subprocess.Popen = WarmPopen  # type: ignore[misc]
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        # xdist starts its workers once the session's PostgreSQL is up (tests/pg_session.py):
+        # the zygote's imports (about 1.7 s) go on meanwhile, not after it
+        warm_python.start_in_the_background()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

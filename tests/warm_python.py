@@ -169,6 +169,15 @@ class _Zygote:
 
 
 _ZYGOTE = _Zygote()
+
+
+def start_in_the_background() -> None:
+    """Start this process's zygote now, on a thread of its own, so that its imports overlap
+    whatever this process does next; a run asking for it meanwhile waits for it (its lock)."""
+    if _enabled() and _SERVED is None:
+        threading.Thread(target=_ZYGOTE.address, name="warm-python-zygote", daemon=True).start()
+
+
 # the zygote's start-up variables: set where it is started, and in it (so in every fork of it)
 _START_UP: dict[str, str] = {}
 _SERVED: str | None = None  # in the zygote and its forks: the socket it serves

@@ -9,37 +9,50 @@ processes, a second apart and with different hash seeds, and compare.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests import warm_python
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _collect(hash_seed: str) -> list[str]:
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+# each collection also says its hash of a fixed string, which shows the two hash seeds differ
+_COLLECT = (
+    "import sys, pytest; print('hash', hash('contracttape'), flush=True); "
+    "sys.exit(pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', 'tests']))"
+)
+
+
+def _collect(hash_seed: str | None) -> tuple[int, list[str]]:
+    """This suite's ids and the run's string hash; ``hash_seed``: a fresh interpreter with that
+    seed; ``None``: this session's (a warm run when the harness has one: the zygote's)."""
+    env = {**os.environ, **({"PYTHONHASHSEED": hash_seed} if hash_seed else {})}
     env.pop("PYTEST_XDIST_WORKER", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"],
+    proc = warm_python.run(
+        [sys.executable, "-c", _COLLECT],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
-        check=False,
+        cold=hash_seed is not None,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return [line for line in proc.stdout.splitlines() if "::" in line]
+    first, *lines = proc.stdout.splitlines()
+    return int(first.split()[1]), [line for line in lines if "::" in line]
 
 
 @pytest.mark.slow
 def test_two_collections_a_second_apart_give_the_same_ids() -> None:
-    first = _collect("1")
+    # a fresh interpreter with a seed that is not this session's, then one with this session's
+    hash_1, first = _collect("2" if os.environ.get("PYTHONHASHSEED") == "1" else "1")
     time.sleep(1.1)
-    second = _collect("2")
+    hash_2, second = _collect(None)
+    assert hash_1 != hash_2, "both collections had the same hash seed"
     assert len(first) > 100
     # raw bytes in an id (pytest escapes them) are the usual way time or randomness gets in
     assert [i for i in first if "\\x" in i] == []
