@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import fnmatch
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -28,6 +30,7 @@ import yaml
 from contracttape.config import read_toml
 from contracttape.errors import ConfigError
 from contracttape.secret_rules import (
+    JWT_LITERALS,
     JWT_RE,
     REDACTED_SIGNATURE,
     SECRET_PATTERNS,
@@ -100,28 +103,74 @@ def _signed_jwt(token: str) -> bool:
 
 
 def scan_text(text: str, path: Path) -> Iterator[Finding]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        for match in JWT_RE.finditer(line):
-            if _signed_jwt(match.group(0)):
-                yield _finding(path, number, "jwt", match.group(0))
-        for pattern in SECRET_PATTERNS:
+    """Every line of ``text`` searched for JWTs, each secret pattern and secret-named fields.
+
+    Every match of a secret pattern (and of a JWT) holds one of its literals, so a pattern is
+    run only on the lines where one of them occurs, found by substring searches over the whole
+    text: a scan of a long ledger or report costs a few regex calls per line, not one per
+    pattern per line. The findings, and their order, are those of running every pattern on
+    every line (tests/unit/test_scan_prefilter.py)."""
+    lines = text.splitlines()
+    candidates = _candidate_patterns(text, lines)
+    for number, line in enumerate(lines, start=1):
+        for index in candidates.get(number - 1, ()):
+            if index < 0:
+                for match in JWT_RE.finditer(line):
+                    if _signed_jwt(match.group(0)):
+                        yield _finding(path, number, "jwt", match.group(0))
+                continue
+            pattern = SECRET_PATTERNS[index]
             for match in pattern.regex.finditer(line):
                 if is_secret_match(pattern.name, match.group(0)):
                     yield _finding(path, number, pattern.name, match.group(0))
-        for match in (*_FIELD.finditer(line), *_MULTIPART_FIELD.finditer(line)):
+        if "=" not in line and ":" not in line:
+            continue  # no field (``name: value``, ``name=value``) and no query in it
+        fields = [*_FIELD.finditer(line), *(_MULTIPART_FIELD.finditer(line) if "name=" in line else ())]
+        for match in fields:
             if _secret_value(match.group("name"), match.group("value")):
                 yield _finding(path, number, "secret-field", match.group("value"))
-        for match in _QUERY.finditer(line):
+        for match in _QUERY.finditer(line) if "=" in line else ():
             if _secret_value(match.group("name"), match.group("value"), SECRET_QUERY_PARAMS):
                 yield _finding(path, number, "secret-field", match.group("value"))
 
 
+_JWT = -1  # in ``_candidate_patterns``: the JWT search, which comes before the patterns
+
+
+def _candidate_patterns(text: str, lines: list[str]) -> dict[int, list[int]]:
+    """Line index -> the searches to run on it, in order (``_JWT``, then indexes into
+    ``SECRET_PATTERNS``): those with a literal in the line, or with no literals declared."""
+    starts = [0, *itertools.accumulate(map(len, text.splitlines(keepends=True)))]
+    searches = [(_JWT, JWT_LITERALS), *((i, p.literals) for i, p in enumerate(SECRET_PATTERNS))]
+    found: dict[int, list[int]] = {}
+    for index, literals in searches:
+        if not literals:  # nothing known about its matches: every line
+            at: Iterable[int] = range(len(lines))
+        else:
+            at = sorted({bisect.bisect_right(starts, p) - 1 for p in _occurrences(text, literals)})
+        for line in at:
+            found.setdefault(line, []).append(index)
+    return found
+
+
+def _occurrences(text: str, literals: Iterable[str]) -> Iterator[int]:
+    for literal in literals:
+        position = text.find(literal)
+        while position >= 0:
+            yield position
+            position = text.find(literal, position + 1)
+
+
+_AUTH_SCHEME = re.compile(r"^(?i:bearer|basic|token|digest)\s+")
+
+
 def _secret_value(name: str, value: str, also: frozenset[str] = frozenset()) -> bool:
     """A secret-named field whose value looks like a real credential."""
-    value = re.sub(r"^(?i:bearer|basic|token|digest)\s+", "", value.strip())
+    if not (is_secret_name(name) or name.lower() in also):
+        return False  # most fields: asked first, and once per name (``is_secret_name`` is cached)
+    value = _AUTH_SCHEME.sub("", value.strip())
     return (
-        (is_secret_name(name) or name.lower() in also)
-        and value.lower() not in ("bearer", "basic", "token", "digest")
+        value.lower() not in ("bearer", "basic", "token", "digest")
         and not is_placeholder_value(value)
         and not value.startswith(("${", "{{", "<redacted"))
         and not value.endswith("." + REDACTED_SIGNATURE)
@@ -133,15 +182,28 @@ def _secret_value(name: str, value: str, also: frozenset[str] = frozenset()) -> 
 def scan_structure(text: str, path: Path) -> Iterator[Finding]:
     """Secret-named keys of a YAML or JSON document whose value sits on another line (a
     cassette's headers: ``x-api-key:`` then ``- value``)."""
-    try:
-        document = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
+    document = _document(text, path)
+    if document is None:
         return
     lines = text.splitlines()
     for name, value in _pairs(document):
         if _secret_value(name, value):
             number = next((i for i, line in enumerate(lines, start=1) if value in line), 1)
             yield _finding(path, number, "secret-field", value)
+
+
+def _document(text: str, path: Path) -> object:
+    """A JSON file read as JSON (by the C parser: a long ledger or report costs a tenth of what
+    reading it as YAML does), anything else, or JSON that does not parse, as YAML."""
+    if path.suffix.lower() == ".json":
+        parsed = _json_or_none(text)
+        if parsed is not None:
+            return parsed
+    try:
+        document: object = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+    return document
 
 
 def _json_or_none(text: str) -> object:
