@@ -76,10 +76,42 @@ def ascii_of(value: str, allowed: bytes) -> bool:
 # printable ASCII but the two characters JSON escapes: a string made only of these is its own text
 _JSON_PLAIN = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
 
+BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# One long JSON string (a vector, a file's bytes) is asked whether it is a base64 run by
+# redaction, then normalisation, then the JSON printer and the id rewriter: its answer is kept by
+# identity for the next questions (the entry holds the string, so its id cannot be reused while
+# it is kept). Only strings of 1-64 KB: a short one is cheap to check again, and the memo never
+# holds more than a few MB.
+_RUNS: dict[int, tuple[str, int]] = {}
+_RUN_MEMO = (1024, 65536, 64)  # shortest and longest string kept, most entries
+
+
+def base64_run(value: str) -> int:
+    """The length of ``value`` without its padding when it is a run of the standard base64
+    alphabet with at most two ``=`` of padding, else -1."""
+    kept = _RUN_MEMO[0] <= len(value) <= _RUN_MEMO[1]
+    if kept:
+        seen = _RUNS.get(id(value))
+        if seen is not None and seen[0] is value:
+            return seen[1]
+    core = value.rstrip("=")
+    found = len(core) if len(value) - len(core) <= 2 and ascii_of(core, BASE64_ALPHABET) else -1
+    if kept:
+        if len(_RUNS) >= _RUN_MEMO[2]:
+            _RUNS.clear()
+        _RUNS[id(value)] = (value, found)
+    return found
+
+
+def _known_base64_run(value: str) -> bool:
+    """Whether ``base64_run`` has just found ``value`` to be a run (a memo lookup, no scan)."""
+    seen = _RUNS.get(id(value))
+    return seen is not None and seen[0] is value and seen[1] >= 0
+
 
 def _scalar(value: Any) -> str | None:
     if isinstance(value, str):
-        if len(value) > 64 and ascii_of(value, _JSON_PLAIN):
+        if len(value) > 64 and (_known_base64_run(value) or ascii_of(value, _JSON_PLAIN)):
             return '"' + value + '"'  # a vector, a file's bytes: no escape to look for, char by char
         return _encode_string(value)
     if value is None:

@@ -30,7 +30,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from contracttape.bodies import ascii_of
+from contracttape.bodies import BASE64_ALPHABET, base64_run
 from contracttape.model import Headers
 from contracttape.secret_rules import (
     JWT_LITERALS,
@@ -131,18 +131,14 @@ _AUTH_LINE = re.compile(
 # (searched for one, the padding of a vector could even be taken for a value). The secret
 # patterns still look at it.
 _BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}")
-_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_BASE64_CHARS = frozenset(_BASE64_ALPHABET.decode("ascii") + "=")  # with the padding
+_BASE64_CHARS = frozenset(BASE64_ALPHABET.decode("ascii") + "=")  # with the padding
 
 
 def is_base64_blob(value: str, shortest: int = 64) -> bool:
     """``_BASE64_BLOB.fullmatch(value)``: at least ``shortest`` characters of the alphabet and at
     most two of padding, answered by deleting the alphabet from the bytes (a C loop over the
-    string, several times faster than the regex on a vector)."""
-    if len(value) < shortest:
-        return False
-    core = value.rstrip("=")
-    return len(value) - len(core) <= 2 and len(core) >= shortest and ascii_of(core, _BASE64_ALPHABET)
+    string, several times faster than the regex on a vector; ``bodies.base64_run``)."""
+    return len(value) >= shortest and base64_run(value) >= shortest
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracttape import bodies
+from contracttape.bodies import base64_run
 from contracttape.redact import _AUTH_LINE, _BASE64_BLOB, _TEXT_PAIR, Redactor, is_base64_blob
 from contracttape.secret_rules import JWT_RE, SECRET_PATTERNS, SecretPattern, placeholder
 from tests.unit.test_redact import EXAMPLES
@@ -131,6 +133,48 @@ _BLOB_PIECES = st.text(alphabet=st.sampled_from("Aa0+/=-_.é \n"), max_size=80)
 )
 def test_the_blob_test_is_the_blob_pattern(value: str) -> None:
     assert is_base64_blob(value) == (_BASE64_BLOB.fullmatch(value) is not None)
+
+
+@settings(max_examples=200)
+@given(
+    parts=st.lists(
+        st.tuples(
+            st.sampled_from(["", "=", "==", "===", "-", "_", " ", "\n", "é", "\x00"]),
+            st.integers(0, 3),  # where the odd piece goes: start, middle, end, nowhere
+            st.integers(200, 70_000),  # around the memo's bounds (1 KB, 64 KB)
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    shortest=st.sampled_from([64, 256]),
+)
+def test_a_long_string_asked_again_gets_the_answer_a_fresh_look_gives(
+    parts: list[tuple[str, int, int]], shortest: int
+) -> None:
+    """``bodies.base64_run`` keeps the answer for a long string by identity: every string,
+    asked about once or many times, in any order and past the memo's size, gets the answer of
+    the blob pattern."""
+    values = []
+    for odd, where, length in parts:
+        run = base64.b64encode(bytes(range(256)) * (length // 342 + 1)).decode()[:length].rstrip("=")
+        placed = [odd + run, run[: length // 2] + odd + run[length // 2 :], run + odd, run][where]
+        values.append(placed)
+    for _ in range(3):
+        for value in [*values, *reversed(values)]:
+            expected = _BASE64_BLOB.fullmatch(value) is not None and len(value.rstrip("=")) >= shortest
+            assert is_base64_blob(value, shortest) == expected
+            core = value.rstrip("=")
+            plain = len(value) - len(core) <= 2 and re.fullmatch("[A-Za-z0-9+/]*", core) is not None
+            assert base64_run(value) == (len(core) if plain else -1)
+    run = "QUJD" * 300
+    for _ in range(3):  # equal lengths, equal text built anew: each string its own answer
+        assert is_base64_blob(run)
+        assert not is_base64_blob(run[:-1] + "-")
+        assert is_base64_blob("".join(["QUJD"] * 300))
+        assert not is_base64_blob("-" + run[1:])
+    for n in range(200):  # more strings than the memo holds: it stays bounded
+        assert is_base64_blob(("QUJD" * 300) + "A" * (n % 4))
+    assert len(bodies._RUNS) <= bodies._RUN_MEMO[2]
 
 
 _ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
