@@ -114,7 +114,7 @@ def scan_text(text: str, path: Path) -> Iterator[Finding]:
     candidates = _candidate_patterns(text, lines)
     for number, line in enumerate(lines, start=1):
         for index in candidates.get(number - 1, ()):
-            if index < 0:
+            if index == _JWT:
                 for match in JWT_RE.finditer(line):
                     if _signed_jwt(match.group(0)):
                         yield _finding(path, number, "jwt", match.group(0))
