@@ -9,7 +9,7 @@ from contracttape.atomic import write_atomic
 from contracttape.sandbox.config import SandboxConfig
 from contracttape.sandbox.llamaparse.app import LlamaParseApp
 from contracttape.sandbox.openai.app import OpenAIApp
-from contracttape.sandbox.server import ServerThread
+from contracttape.sandbox.server import ServerThread, stop_all
 from contracttape.sandbox.supabase.app import SupabaseApp
 from contracttape.services import default_catalogue
 from contracttape.services.profile import Catalogue
@@ -61,8 +61,7 @@ class Sandbox:
             for server in self._servers.values():
                 started.append(server.start())
         except BaseException:
-            for server in started:
-                server.stop()
+            stop_all(started)
             if self.supabase is not None:
                 self.supabase.close()
             raise
@@ -72,8 +71,7 @@ class Sandbox:
 
     def stop(self) -> None:
         self.llamaparse.shutdown()
-        for server in self._servers.values():
-            server.stop()
+        stop_all(self._servers.values())
         if self.supabase is not None:
             self.supabase.close()
 

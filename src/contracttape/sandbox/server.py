@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import uvicorn
@@ -31,11 +32,21 @@ class ServerThread:
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        stop_all([self])
 
     def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_all(servers: Iterable[ServerThread]) -> None:
+    """Stop servers together: each notices ``should_exit`` on its next tick (uvicorn looks every
+    0.1 s) and then closes its connections, so asking all first and waiting after costs one
+    shutdown, not one per server (a sandbox's three: about 0.13 s instead of 0.4 s)."""
+    servers = list(servers)
+    for server in servers:
+        server._server.should_exit = True
+    for server in servers:
+        server._thread.join(timeout=10)
