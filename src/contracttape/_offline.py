@@ -15,6 +15,13 @@ second or backs off before a retry replays in milliseconds. The total time skipp
 Both are context managers that undo exactly what they did, and they record what they saw in the
 ``Incidents`` object they are given, so the plugin can fail a test even when a client swallowed
 the error (SDKs wrap connection errors and retry).
+
+``deferred_trust`` (every cassette session, replay and recording): ``ssl.create_default_context``
+makes contexts that read their CA certificates when first used for TLS instead of when made.
+SDKs make an HTTP client, and so a TLS context, per client object; a replay, or a recording
+against the sandbox, opens no TLS connection at all, and reading the trust store each time was
+half of replaying the integration suite's CPU. A context that is used is the one the real
+function makes (tests/unit/test_deferred_trust.py); a missing CA file still fails at once.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ import asyncio
 import contextlib
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -134,6 +143,85 @@ def _address(name: str, args: tuple[Any, ...]) -> Any:
     if name == "sendmsg":
         return args[3] if len(args) >= 4 else None
     return args[0] if args else None
+
+
+class _DeferredTrust(ssl.SSLContext):
+    """An ``SSLContext`` that loads its trust store (CA certificates: about 20 ms of CPU each
+    time, ~150 of them parsed) when it is first used for TLS, not when it is made. Everything
+    else about it is set at once, as ``ssl.create_default_context`` sets it; a missing CA file
+    or folder still fails at once, with the error loading it gives."""
+
+    def __new__(cls, protocol: int | None = None, *args: Any, **kwargs: Any) -> _DeferredTrust:
+        self = super().__new__(cls, protocol, *args, **kwargs)
+        self.__dict__["_contracttape_pending"] = []
+        return self
+
+    def _defer(self, name: str, *args: Any) -> bool:
+        pending = self.__dict__.get("_contracttape_pending")
+        if pending is None:
+            return False
+        pending.append((name, args))
+        return True
+
+    def load_verify_locations(self, cafile: Any = None, capath: Any = None, cadata: Any = None) -> None:
+        missing = any(p is not None and not os.path.exists(p) for p in (cafile, capath))
+        if missing or not self._defer("load_verify_locations", cafile, capath, cadata):
+            super().load_verify_locations(cafile, capath, cadata)
+
+    def load_default_certs(self, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
+        if not self._defer("load_default_certs", purpose):
+            super().load_default_certs(purpose)
+
+    def _trusted(self) -> None:
+        """Load what was deferred, once, before the first use (threads wait for it)."""
+        if self.__dict__.get("_contracttape_pending") is None:
+            return
+        with _TRUST_LOCK:
+            pending = self.__dict__.get("_contracttape_pending")
+            if pending is None:
+                return
+            for name, args in pending:
+                getattr(ssl.SSLContext, name)(self, *args)
+            del self.__dict__["_contracttape_pending"]
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> Any:
+        self._trusted()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> Any:
+        self._trusted()
+        return super().wrap_bio(*args, **kwargs)
+
+    def get_ca_certs(self, binary_form: bool = False) -> Any:
+        self._trusted()
+        return super().get_ca_certs(binary_form)
+
+    def cert_store_stats(self) -> dict[str, int]:
+        self._trusted()
+        return super().cert_store_stats()
+
+
+_TRUST_LOCK = threading.Lock()
+# ``ssl.create_default_context`` itself (whatever this Python's version of it does), making a
+# ``_DeferredTrust`` where it makes an ``SSLContext``
+_create_deferred = types.FunctionType(
+    ssl.create_default_context.__code__,
+    {**vars(ssl), "SSLContext": _DeferredTrust},
+    "create_default_context",
+    ssl.create_default_context.__defaults__,
+    ssl.create_default_context.__closure__,
+)
+_create_deferred.__kwdefaults__ = ssl.create_default_context.__kwdefaults__
+
+
+@contextmanager
+def deferred_trust() -> Iterator[None]:
+    """``ssl.create_default_context`` makes contexts that load their CA certificates on first
+    use. A replay opens no TLS connection, yet the SDKs make an HTTP client (and so a context)
+    per client object, and an app may make several per request: loading the trust store each
+    time was half of replaying the integration suite's CPU (370 loads, 7 s of 12 s)."""
+    with _patched([(ssl, "create_default_context", _create_deferred)]):
+        yield
 
 
 @contextmanager

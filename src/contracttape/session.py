@@ -325,6 +325,7 @@ class TapeSession:
 
     def __enter__(self) -> TapeSession:
         stack = ExitStack()
+        stack.enter_context(_offline.deferred_trust())  # CA certificates read when TLS needs them
         if self.replaying:
             stack.enter_context(_offline.block_network(self.incidents, self.test_id))
             if self.compress_time:

@@ -8,7 +8,17 @@ import llama_cloud
 import openai
 import pytest
 
+from contracttape import _offline
 from contracttape.sandbox import AI_SERVICES, Sandbox, SandboxConfig
+
+
+@pytest.fixture(autouse=True)
+def _trust_store_read_when_used() -> Iterator[None]:
+    """These tests speak plain HTTP to loopback through the SDKs, outside any cassette session:
+    their clients' TLS contexts read the CA certificates only if a TLS connection is made (as
+    inside a session), not once per client (about 20 ms of CPU each, 5 s a run)."""
+    with _offline.deferred_trust():
+        yield
 
 
 @pytest.fixture(scope="module")
