@@ -90,10 +90,9 @@ def base64_run(value: str) -> int:
     """The length of ``value`` without its padding when it is a run of the standard base64
     alphabet with at most two ``=`` of padding, else -1."""
     kept = _RUN_MEMO[0] <= len(value) <= _RUN_MEMO[1]
-    if kept:
-        seen = _RUNS.get(id(value))
-        if seen is not None and seen[0] is value:
-            return seen[1]
+    found = _remembered_run(value) if kept else None
+    if found is not None:
+        return found
     core = value.rstrip("=")
     found = len(core) if len(value) - len(core) <= 2 and ascii_of(core, BASE64_ALPHABET) else -1
     if kept:
@@ -103,16 +102,18 @@ def base64_run(value: str) -> int:
     return found
 
 
-def _known_base64_run(value: str) -> bool:
-    """Whether ``base64_run`` has just found ``value`` to be a run (a memo lookup, no scan)."""
+def _remembered_run(value: str) -> int | None:
+    """``base64_run``'s answer for this very string if the memo holds it (no scan), else None."""
     seen = _RUNS.get(id(value))
-    return seen is not None and seen[0] is value and seen[1] >= 0
+    return seen[1] if seen is not None and seen[0] is value else None
 
 
 def _scalar(value: Any) -> str | None:
     if isinstance(value, str):
-        if len(value) > 64 and (_known_base64_run(value) or ascii_of(value, _JSON_PLAIN)):
-            return '"' + value + '"'  # a vector, a file's bytes: no escape to look for, char by char
+        if len(value) > 64:
+            run = _remembered_run(value)  # a base64 run is plain: no need to look again
+            if (run is not None and run >= 0) or ascii_of(value, _JSON_PLAIN):
+                return '"' + value + '"'  # a vector, a file's bytes: no escape to look for
         return _encode_string(value)
     if value is None:
         return "null"
