@@ -519,6 +519,24 @@ def _preload() -> None:
     rewrite.AssertionRewritingHook._warn_already_imported = quiet  # type: ignore[method-assign]
 
 
+def _fill_caches() -> None:
+    """Caches of a process that every run would fill the same way, filled once here: the
+    tokenizer's BPE ranks (about 0.25 s of CPU to load, in every run that counts tokens: the
+    sandbox, the budget, the document pipeline) and the platform's description (``uname -p`` in a
+    child process, which xdist's workers and openai's clients ask for)."""
+    import platform
+
+    platform.platform()
+    try:
+        from contracttape import tokenizer
+        from docpipe import chunking
+
+        tokenizer.encoding()
+        chunking.encoding()
+    except Exception as exc:  # a run loads it itself, if it needs it
+        print(f"warm_python: tokenizer not loaded: {exc!r}", file=sys.stderr)
+
+
 def _serve(path: str) -> _Run | None:
     """Accept runs until stdin closes; returns only in a forked run, with what it is to run."""
     global _SERVED
@@ -646,6 +664,7 @@ def _zygote_main(path: str) -> None:
     if threading.active_count() > 1:
         print("warm_python: a thread runs in the zygote; forks would not have it", file=sys.stderr)
     _preload()
+    _fill_caches()
     gc.collect()
     gc.freeze()  # what the zygote imported is never scanned again, in it or in a run
     job = _serve(path)
