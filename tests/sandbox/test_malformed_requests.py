@@ -285,6 +285,7 @@ def test_one_field_replaced_by_anything(caller: Caller, endpoint: int, data: st.
     assert_answered(caller, service, response)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(body=JSON_VALUES)
 def test_any_json_document_as_a_body(caller: Caller, body: Any) -> None:
@@ -298,6 +299,7 @@ NAMES = st.lists(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(segments=NAMES, value=st.text(max_size=12))
 def test_any_object_name_and_query_value(caller: Caller, segments: list[str], value: str) -> None:

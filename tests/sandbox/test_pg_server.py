@@ -57,6 +57,7 @@ def test_each_sandbox_has_a_database_of_its_own_dropped_when_it_stops(
     first.close()  # twice is fine
 
 
+@pytest.mark.slow
 def test_sandboxes_starting_at_once_on_a_new_server_all_get_their_roles(
     fresh_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -150,6 +150,7 @@ def _write_forever(path: str) -> None:
         )
 
 
+@pytest.mark.slow
 def test_writers_killed_mid_write_leave_whole_cassettes_and_no_leftovers(tmp_path: Path) -> None:
     import os
     import random

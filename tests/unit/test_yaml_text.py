@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -143,6 +144,7 @@ documents = st.recursive(
 )
 
 
+@pytest.mark.slow  # 500 generated documents: started first under xdist (tests/conftest.py)
 @settings(max_examples=500, deadline=None)
 @given(st.dictionaries(keys, documents, min_size=1, max_size=5))
 @example({"k": ["- - x"]})
