@@ -21,7 +21,7 @@ from jsonschema.exceptions import SchemaError, ValidationError
 from contracttape.atomic import write_atomic
 from contracttape.bodies import media_type
 from contracttape.cassettes import CassetteCache
-from contracttape.contracts import formats
+from contracttape.contracts import fast_check
 from contracttape.contracts.inference import REQUIRED_AFTER, evidence_of, render
 from contracttape.contracts.samples import NO_SAMPLE, sample_of, unreadable_reason
 from contracttape.errors import ContractError, ContractTapeError
@@ -328,10 +328,8 @@ def _read_or_none(path: Path) -> str | None:
 
 def _format_checker() -> FormatChecker:
     checker = FormatChecker(formats=())
-    for name in ("uuid", "date-time", "date", "email", "uri"):
-        checker.checks(name)(
-            lambda value, name=name: not isinstance(value, str) or formats.detect(value) == name
-        )
+    for name in fast_check.FORMATS:
+        checker.checks(name)(lambda value, name=name: fast_check.format_holds(name, value))
     return checker
 
 
@@ -385,6 +383,8 @@ class ContractBook:
         self.contracts_dir = contracts_dir
         self.catalogue = catalogue
         self._validators: dict[Endpoint, tuple[Path, Draft202012Validator | None, int]] = {}
+        # a compiled "is it valid?" asked first (fast_check), where it is trusted with the schema
+        self._fast: dict[Endpoint, fast_check.Check] = {}
         # endpoints whose contract holds no JSON evidence: the media types their bodies had
         # ("" for an empty body): binary downloads, 204s, ``return=minimal`` writes
         self._bodies: dict[Endpoint, frozenset[str]] = {}
@@ -400,6 +400,9 @@ class ContractBook:
                 if contract.evidence:
                     # annotations (x-evidence) stay: unknown keywords, and violations quote them
                     validator = Draft202012Validator(contract.schema, format_checker=self._checker)
+                    fast = fast_check.compiled(contract.schema)
+                    if fast is not None:
+                        self._fast[endpoint] = fast
                 else:
                     self._bodies[endpoint] = frozenset(contract.media_types) | {""}
             self._validators[endpoint] = (path, validator, samples)
@@ -441,6 +444,9 @@ class ContractBook:
                     evidence=f"the contract rests on {samples} recorded JSON response(s)",
                 )
             ]
+        fast = self._fast.get(endpoint)
+        if fast is not None and fast(sample):
+            return []
         errors: list[ValidationError] = sorted(
             validator.iter_errors(sample), key=lambda e: list(e.absolute_path)
         )
