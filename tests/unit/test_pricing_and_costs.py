@@ -82,13 +82,36 @@ def test_a_user_price_file_overrides_and_extends(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "message"), [("format: 2\n", "price file format 2"), ("- a list\n", "a price file is a mapping")]
+    ("text", "message"),
+    [
+        ("format: 2\n", "price file format 2"),
+        ("- a list\n", "a price file is a mapping"),
+        ("openai: [unclosed\n", r"p\.yaml: cannot read the price file"),
+        ("a:\n\tb: 1\n", r"p\.yaml: cannot read the price file"),
+        ("a: !!python/object:os.system 1\n", r"p\.yaml: cannot read the price file"),  # safe loading only
+    ],
 )
 def test_bad_price_files(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(text)
     with pytest.raises(PricingError, match=message):
         PriceBook.load(path)
+
+
+def test_a_price_file_that_is_not_utf8_is_one_message(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_bytes(b"openai: \xff\xfe\n")
+    with pytest.raises(PricingError, match=r"p\.yaml: cannot read the price file"):
+        PriceBook.load(path)
+
+
+def test_the_packaged_prices_read_the_same_with_the_pure_python_loader() -> None:
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("contracttape").joinpath("data/prices.yaml").read_text(encoding="utf-8")
+    assert PriceBook.load().data == yaml.load(text, Loader=yaml.SafeLoader)
 
 
 def test_cap_refuses_before_sending_and_then_refuses_everything(tmp_path: Path) -> None:
