@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import tempfile
@@ -48,6 +49,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _COLD_POPEN in config.stash:
         subprocess.Popen = config.stash[_COLD_POPEN]  # type: ignore[misc]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection made (modules, items, fixture definitions) lives until the session ends:
+    frozen out of the garbage collector, the full collections of a worker's ~600 tests stop
+    scanning it (their time went from 3.9-4.3 s to 2.8-2.9 s of CPU a session, three workers)."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
