@@ -5,7 +5,8 @@ import os
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -59,11 +60,43 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests (subprocess suites, real servers) first, in their usual order: with ``make
-    test``'s ``--dist worksteal`` the long ones start early on every worker and the many short
-    ones fill in at the end, instead of one worker running a long test while the other idles."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests (subprocess suites, real servers) first, so the long ones start early and the
+    many short ones fill in at the end. Under xdist, ``worksteal`` first hands each of the N
+    workers one contiguous share of the list (and later moves tests from the end of a share to
+    an idle worker): so each share starts with its N-th of the slow tests (``worker_shares``).
+    With them all at the front of the first share, one worker ran every slow test in turn and
+    was still at it, alone, several seconds after the others had finished."""
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    items[:] = worker_shares(items, lambda item: item.get_closest_marker("slow") is not None, workers)
+
+
+def worker_shares(items: list[Any], slow: Callable[[Any], bool], workers: int) -> list[Any]:
+    """``items`` reordered into the ``workers`` contiguous shares ``worksteal`` deals (share i
+    holds ``remaining // (workers - i)`` of them): the slow ones dealt round-robin to the start
+    of the shares (to the next share with room, when one is full), the others after them in
+    their order."""
+    long = [item for item in items if slow(item)]
+    short = [item for item in items if not slow(item)]
+    if workers <= 1:
+        return long + short
+    sizes = []
+    remaining = len(items)
+    for share in range(workers):
+        sizes.append(remaining // (workers - share))
+        remaining -= sizes[-1]
+    shares: list[list[Any]] = [[] for _ in sizes]
+    lane = 0
+    for item in long:
+        while len(shares[lane]) >= sizes[lane]:  # the shares hold every item: one has room
+            lane = (lane + 1) % workers
+        shares[lane].append(item)
+        lane = (lane + 1) % workers
+    for share, size in zip(shares, sizes, strict=True):
+        fill = size - len(share)
+        share += short[:fill]
+        short = short[fill:]
+    return [item for share in shares for item in share]
 
 
 @pytest.fixture(scope="session")
