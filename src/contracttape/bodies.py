@@ -188,25 +188,25 @@ def decode_body(body: bytes, headers: Headers) -> bytes:
 FRAMING_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 
 
-def decoded(response: RecordedResponse) -> RecordedResponse:
-    """The answer with its body decoded, without the headers of its old encoding and length."""
+def decoded(response: RecordedResponse, dropping: frozenset[str] = FRAMING_HEADERS) -> RecordedResponse:
+    """The answer with its body decoded, without the headers ``dropping`` names (by default
+    those of its old encoding and length)."""
     return response.with_(
         body=decode_body(response.body, response.headers),
-        headers=tuple((k, v) for k, v in response.headers if k.lower() not in FRAMING_HEADERS),
+        headers=tuple((k, v) for k, v in response.headers if k.lower() not in dropping),
     )
+
+
+_CODING = frozenset({"content-encoding"})
 
 
 def coding_undone(response: RecordedResponse) -> RecordedResponse:
     """The answer with its Content-Encoding undone and that header gone; its other headers (a
     ``content-length`` the normaliser rewrites) as they came. Decoding it again is a no-op,
     where a body decoded but still labelled would be decoded twice if it was coded twice."""
-    coding = header_value(response.headers, "content-encoding")
-    if coding is None:
+    if header_value(response.headers, "content-encoding") is None:
         return response
-    return response.with_(
-        body=decode_body(response.body, response.headers),
-        headers=tuple((k, v) for k, v in response.headers if k.lower() != "content-encoding"),
-    )
+    return decoded(response, dropping=_CODING)
 
 
 def decoded_or_none(body: bytes, headers: Headers) -> bytes | None:
