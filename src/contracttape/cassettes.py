@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from filelock import FileLock
 
+from contracttape import yaml_read
 from contracttape.atomic import write_atomic
 from contracttape.bodies import ascii_of, stale_encoding
 from contracttape.errors import CassetteFormatError
@@ -32,10 +33,8 @@ from contracttape.yaml_text import WIDTH, BlockWriter
 FORMAT_VERSION = 1  # contracttape's own block; vcrpy's "version" stays 1 as well
 VCR_FORMAT_VERSION = 1
 
-_BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-
-class _Loader(_BaseLoader):  # type: ignore[misc]
+class _Loader(yaml_read.SafeLoader):  # type: ignore[misc]
     """The C safe loader, resolving only the plain-scalar types cassettes contain.
 
     Dropping the timestamp/merge/value resolvers keeps every other plain scalar a string (a
@@ -48,7 +47,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
             for tag, regex in resolvers
             if tag.rsplit(":", 1)[-1] in {"int", "float", "bool", "null"}
         ]
-        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+        for first, resolvers in yaml_read.SafeLoader.yaml_implicit_resolvers.items()
     }
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from contracttape import yaml_read
 from contracttape.config import read_toml
 from contracttape.errors import ConfigError
 from contracttape.secret_rules import (
@@ -43,7 +44,6 @@ from contracttape.secret_rules import (
 
 SCANNED_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".md", ".html", ".txt", ".csv", ".log", ".env"})
 ALLOWLIST_FILE = ".contracttape-scan-allow.toml"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # "name": "value", name=value, name: value (quoted or not), in any text format
 _NAME_START = r"(?:(?<=\\[nrt])|(?<![A-Za-z0-9_.\\-]))"  # after a separator, or an escaped newline
@@ -200,7 +200,7 @@ def _document(text: str, path: Path) -> object:
         if parsed is not None:
             return parsed
     try:
-        document: object = yaml.load(text, Loader=_Loader)
+        document: object = yaml_read.load(text)
     except yaml.YAMLError:
         return None
     return document

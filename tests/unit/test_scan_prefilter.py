@@ -19,7 +19,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracttape import scan
+from contracttape import scan, yaml_read
 from contracttape.scan import Finding, scan_document, scan_structure, scan_text
 from contracttape.secret_rules import JWT_RE, SECRET_PATTERNS, SECRET_QUERY_PARAMS, is_secret_match
 from tests.unit.test_redact import EXAMPLES, jwt
@@ -61,7 +61,7 @@ def plain_secret_value(name: str, value: str, also: frozenset[str] = frozenset()
 def plain_structure(text: str, path: Path) -> list[Finding]:
     """The reference for ``scan_structure``: the file read as YAML, whatever its suffix."""
     try:
-        document = yaml.load(text, Loader=scan._Loader)
+        document = yaml_read.load(text)
     except yaml.YAMLError:
         return []
     return structure_of(document, text, path)
@@ -142,7 +142,7 @@ def test_a_json_file_read_as_json_gives_what_reading_it_as_yaml_gives_where_yaml
     path = Path("run.json")
     found = list(scan_structure(text, path))
     try:
-        as_yaml = yaml.load(text, Loader=scan._Loader)
+        as_yaml = yaml_read.load(text)
     except yaml.YAMLError:
         as_yaml = None
     if as_yaml == json.loads(text):
