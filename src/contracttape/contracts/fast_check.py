@@ -25,14 +25,12 @@ FORMATS = ("uuid", "date-time", "date", "email", "uri")
 
 # keywords whose meaning both validators share for what contracttape writes
 _ASSERTIONS = frozenset({"type", "properties", "required", "items", "anyOf", "format", "$ref"})
-# keywords that assert nothing (2020-12 annotations and structure)
+# keywords that assert nothing (2020-12 annotations)
 _ANNOTATIONS = frozenset(
     {
         "$schema",
         "$id",
         "$comment",
-        "$defs",
-        "definitions",
         "title",
         "description",
         "examples",
@@ -57,7 +55,7 @@ def format_holds(name: str, value: Any) -> bool:
 def compiled(schema: Mapping[str, Any]) -> Check | None:
     """A function telling whether an instance is valid, or None when this schema is not one the
     compiled validator is trusted with."""
-    if not _supported(schema, schema):
+    if not _supported(schema):
         return None
     import jsonschema_rs  # compiled; imported only when a contract is checked
 
@@ -76,7 +74,7 @@ def compiled(schema: Mapping[str, Any]) -> Check | None:
     return check
 
 
-def _supported(node: Any, root: Mapping[str, Any]) -> bool:
+def _supported(node: Any) -> bool:
     if isinstance(node, bool):
         return True  # true / false schemas
     if not isinstance(node, Mapping):
@@ -84,28 +82,28 @@ def _supported(node: Any, root: Mapping[str, Any]) -> bool:
     for key, value in node.items():
         if not isinstance(key, str):
             return False
-        if key.startswith("x-") or key in _ANNOTATIONS - {"$defs", "definitions"}:
+        if key.startswith("x-") or key in _ANNOTATIONS:
             continue
-        if key in ("$defs", "definitions"):
-            if not isinstance(value, Mapping) or not all(_supported(v, root) for v in value.values()):
+        if key in ("$defs", "definitions"):  # subschemas a ``$ref`` names
+            if not isinstance(value, Mapping) or not all(_supported(v) for v in value.values()):
                 return False
-        elif key not in _ASSERTIONS or not _assertion_supported(key, value, root):
+        elif key not in _ASSERTIONS or not _assertion_supported(key, value):
             return False
     return True
 
 
-def _assertion_supported(key: str, value: Any, root: Mapping[str, Any]) -> bool:
+def _assertion_supported(key: str, value: Any) -> bool:
     if key == "type":
         names = value if isinstance(value, list) else [value]
         return bool(names) and all(isinstance(n, str) and n in _TYPES for n in names)
     if key == "properties":
-        return isinstance(value, Mapping) and all(_supported(v, root) for v in value.values())
+        return isinstance(value, Mapping) and all(_supported(v) for v in value.values())
     if key == "required":
         return isinstance(value, list) and all(isinstance(n, str) for n in value)
     if key == "items":
-        return _supported(value, root)
+        return _supported(value)
     if key == "anyOf":
-        return isinstance(value, list) and bool(value) and all(_supported(v, root) for v in value)
+        return isinstance(value, list) and bool(value) and all(_supported(v) for v in value)
     if key == "format":
         return value in FORMATS
     if key == "$ref":
