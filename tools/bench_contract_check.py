@@ -26,15 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Collect:
-    """A pytest plugin: every check reaches jsonschema (no compiled check), which keeps its pairs."""
+    """A pytest plugin: for the run, every check reaches jsonschema (no compiled check), which
+    keeps its pairs; both undone at the run's end."""
 
     def __init__(self) -> None:
         self.pairs: list[tuple[Draft202012Validator, Any]] = []
+        self.patches = pytest.MonkeyPatch()
 
     def pytest_configure(self) -> None:
-        from contracttape.contracts import fast_check
+        from contracttape.contracts import fast_check  # after pytest's import hook
 
-        fast_check.compiled = lambda schema: None  # type: ignore[assignment]
         original = Draft202012Validator.iter_errors
         pairs = self.pairs
 
@@ -43,20 +44,18 @@ class _Collect:
                 pairs.append((validator, instance))
             return original(validator, instance, *args, **kwargs)
 
-        Draft202012Validator.iter_errors = kept  # type: ignore[method-assign]
+        self.patches.setattr(fast_check, "compiled", lambda schema: None)
+        self.patches.setattr(Draft202012Validator, "iter_errors", kept)
+
+    def pytest_unconfigure(self) -> None:
+        self.patches.undo()
 
 
 def collected_pairs() -> list[tuple[Draft202012Validator, Any]]:
-    original = Draft202012Validator.iter_errors
     collect = _Collect()
-    try:
-        with tempfile.TemporaryDirectory() as cache:
-            os.environ["CONTRACTTAPE_CACHE_DIR"] = cache
-            code = pytest.main(
-                [str(ROOT / "tests" / "integration"), "-q", "-p", "no:cacheprovider"], [collect]
-            )
-    finally:
-        Draft202012Validator.iter_errors = original  # type: ignore[method-assign]
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["CONTRACTTAPE_CACHE_DIR"] = cache
+        code = pytest.main([str(ROOT / "tests" / "integration"), "-q", "-p", "no:cacheprovider"], [collect])
     if code != 0:
         sys.exit(f"the integration suite's replay failed (exit {code})")
     return collect.pairs
@@ -78,10 +77,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     pairs = collected_pairs()
-    import importlib
-
-    fast_check = importlib.reload(sys.modules["contracttape.contracts.fast_check"])  # unpatched
-
+    from contracttape.contracts import fast_check
     from contracttape.contracts.book import _format_checker
 
     schemas = {id(v): v.schema for v, _ in pairs}
