@@ -340,7 +340,11 @@ class TapeSession:
         assert self._stack is not None, "TapeSession exited without being entered"
         self._stack.close()
         self._stack = None
-        self.written = self.save()
+        try:
+            if self.budget is not None:
+                self.budget.sync()  # this test's spending on the disk: one fdatasync per test
+        finally:
+            self.written = self.save()
 
     def save(self) -> bool:
         """Write the cassette as this mode says; returns whether the file changed."""

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -182,6 +183,60 @@ def test_a_killed_run_leaks_no_reservation(tmp_path: Path) -> None:
     assert data["total_usd"] == pytest.approx(0.015)  # the live reservation only
 
 
+def _settle_then_die(location: str, count: int) -> None:
+    ledger = FileLedger(Path(location))
+    for i in range(count):
+        entry = new_entry("killed-run", f"t::{i}", "openai", "POST /x", "POST /x", 0.0025, "e")
+        ledger.reserve(entry, None, 1.0)
+        ledger.settle(entry.id, 0.002, "usage")
+    os.kill(os.getpid(), signal.SIGKILL)  # before any sync
+
+
+def test_settlements_outlive_a_run_killed_before_its_sync(tmp_path: Path) -> None:
+    """A settlement is written at once (only the fdatasync waits for the test's end): a run
+    killed after spending leaves its spending counted against the month."""
+    location = tmp_path / "ledger.json"
+    ctx = separate_processes.context()
+    child = ctx.Process(target=_settle_then_die, args=(str(location), 5))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    ledger = FileLedger(location)
+    assert [(e.state, e.actual) for e in ledger.entries()] == [(SETTLED, 0.002)] * 5
+    # $0.010 spent by the dead run: $0.0105 more does not fit a $0.02 month, $0.0095 does
+    over = new_entry("next-run", "t::n", "openai", "POST /x", "POST /x", 0.0105, "e")
+    assert ledger.reserve(over, None, 0.02) is not None
+    fits = new_entry("third-run", "t::n", "openai", "POST /x", "POST /x", 0.0095, "e")
+    assert ledger.reserve(fits, None, 0.02) is None
+
+
+def test_a_recording_test_puts_its_spending_on_the_disk_when_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One fdatasync of the ledger per test, when its session ends, also when the test fails."""
+    from contracttape.budget import ledger as ledger_module
+
+    path = tmp_path / "ledger.json"
+    budget = Budget(
+        ledger=FileLedger(path), run_id="r", prices=PriceBook.load(), catalogue=default_catalogue(), cap=1.0
+    )
+    budget.ledger.reserve(new_entry("r", "t::0", "s", "e", "r", 0.001, "b"), None, None)  # created
+    synced: list[str] = []
+    monkeypatch.setattr(
+        ledger_module.os, "fdatasync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+    )
+    for fails in (False, True):
+        tape = TapeSession(tmp_path / f"c{fails}.yaml", mode=RecordMode.ALL, test_id="t::x", budget=budget)
+        with pytest.raises(RuntimeError) if fails else contextlib.nullcontext(), tape:
+            entry = new_entry("r", "t::x", "s", "e", "r", 0.001, "b")
+            budget.ledger.reserve(entry, 1.0, None)
+            budget.ledger.settle(entry.id, 0.0005)
+            assert synced == [str(path)] * fails  # not on each settlement
+            if fails:
+                raise RuntimeError("the test failed")
+        assert synced == [str(path)] * (1 + fails)
+
+
 def test_a_report_before_the_next_run_already_shows_orphans(tmp_path: Path) -> None:
     location = tmp_path / "ledger.json"
     ctx = separate_processes.context()
@@ -203,6 +258,25 @@ def test_live_owners_keep_their_reservations_and_foreign_ones_have_a_lease() -> 
     assert not owner_alive(replace(foreign, at=(now - dt.timedelta(hours=2)).isoformat()))
     reused_pid = replace(mine, owner=mine.owner.rsplit(":", 1)[0] + ":1")  # same pid, other start time
     assert not owner_alive(reused_pid)
+
+
+def test_a_process_knows_its_own_reservations_are_live_without_asking_the_system(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each reservation looks at the open ones; this process's own (many, when it reserves for
+    concurrent requests) are live without a look at /proc; a dead process's are still released."""
+    from contracttape.budget import ledger as ledger_module
+
+    ledger = FileLedger(tmp_path / "ledger.json")
+    dead = new_entry("r", "t::dead", "s", "e", "r", 0.001, "b")
+    ledger.reserve(replace(dead, owner=f"{dead.owner.rsplit(':', 2)[0]}:999999999:1"), None, None)
+    asked: list[int] = []
+    real = ledger_module._pid_alive
+    monkeypatch.setattr(ledger_module, "_pid_alive", lambda pid: asked.append(pid) or real(pid))
+    for n in range(50):
+        ledger.reserve(new_entry("r", f"t::{n}", "s", "e", "r", 0.001, "b"), None, None)
+    assert asked == [999999999]  # the stranger's pid, once (then released); never this process's
+    assert [e.state for e in ledger.entries()] == [ORPHANED] + [RESERVED] * 50
 
 
 # -- caps that are not amounts ----------------------------------------------------------------

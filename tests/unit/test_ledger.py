@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +123,65 @@ def test_an_operation_appends_only_its_own_lines(tmp_path: Path) -> None:
     assert max(growth[1:]) < 2 * min(growth[1:]) + 64  # bounded, not growing with n
     assert len(FileLedger(path).entries()) == 300
     assert all(e.state == SETTLED for e in FileLedger(path).entries())
+
+
+class _Syncs:
+    """``os.fdatasync`` counted: which files were put on the disk, in order."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fails: bool = False) -> None:
+        self.files: list[str] = []
+        self.fails = fails
+        monkeypatch.setattr(ledger_module.os, "fdatasync", self)
+
+    def __call__(self, fd: int) -> None:
+        self.files.append(os.readlink(f"/proc/self/fd/{fd}"))
+        if self.fails:
+            raise OSError(5, "Input/output error")
+
+
+@pytest.mark.parametrize(
+    "operations", [["reserve"], ["reserve", "settle"], ["reserve", "settle", "adjust"] * 3]
+)
+def test_lines_reach_the_disk_when_synced_not_on_each_operation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operations: list[str]
+) -> None:
+    """Each operation is written (every process reads it at once) without its own fdatasync; one
+    ``sync`` puts all of them on the disk, and a sync with nothing new written does nothing."""
+    path = tmp_path / "ledger.json"
+    ledger = FileLedger(path)
+    ledger.reserve(_entry(0), None, None)  # type: ignore[arg-type]  # the file exists (atomic write)
+    ledger.sync()
+    syncs = _Syncs(monkeypatch)
+    entry = _entry(1)
+    for operation in operations:
+        if operation == "reserve":
+            ledger.reserve(entry, None, None)  # type: ignore[arg-type]
+        else:
+            getattr(ledger, operation)(entry.id, 0.004, "usage")  # type: ignore[attr-defined]
+    assert syncs.files == []
+    assert FileLedger(path).entries()[-1].id == entry.id  # another reader sees it already
+    ledger.sync()
+    assert syncs.files == [str(path)]
+    ledger.sync()
+    assert syncs.files == [str(path)]  # nothing new: no second fdatasync
+    ledger.settle(entry.id, 0.003)  # type: ignore[attr-defined]
+    ledger.sync()
+    assert syncs.files == [str(path)] * 2
+
+
+def test_a_sync_that_fails_is_one_message_and_a_moved_ledger_has_nothing_to_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.json"
+    ledger = FileLedger(path)
+    for n in range(2):
+        ledger.reserve(_entry(n), None, None)  # type: ignore[arg-type]
+    _Syncs(monkeypatch, fails=True)
+    with pytest.raises(ConfigError, match=r"ledger\.json: the ledger could not be written to the disk"):
+        ledger.sync()
+    ledger.settle(ledger.entries()[-1].id, 0.001)
+    path.rename(tmp_path / "aside.json")
+    ledger.sync()  # nothing to put on the disk, no error
 
 
 class _NoWholePass(list):  # type: ignore[type-arg]

@@ -159,3 +159,8 @@ class Budget:
         if upload is not None and cost.reported_usd is not None:
             self.ledger.adjust(upload, cost.reported_usd, "reported by the job (job_metadata)")
         return cost
+
+    def sync(self) -> None:
+        """What the ledger holds of this process's spending, put on the disk: called when a
+        test's recording ends (every process sees each settlement as soon as it is written)."""
+        self.ledger.sync()

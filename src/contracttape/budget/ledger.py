@@ -16,6 +16,7 @@ machine); ``PostgresLedger`` shares one cap between machines.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import os
@@ -95,6 +96,7 @@ def new_entry(
 # -- owners -------------------------------------------------------------------------------------
 
 
+@functools.cache  # the same until the machine restarts, and this process with it
 def _boot_id() -> str:
     try:
         with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
@@ -134,6 +136,8 @@ def _pid_alive(pid: int) -> bool:
 
 def owner_alive(entry: Entry, now: dt.datetime | None = None) -> bool:
     """Whether the process that reserved ``entry`` may still settle it."""
+    if entry.owner == current_owner():
+        return True  # this process (its open reservations, asked about on each reservation)
     host, boot, pid, start = ([*entry.owner.split(":"), "", "", "", ""])[:4]
     if host == socket.gethostname() and boot == _boot_id() and pid.isdigit():
         if not _pid_alive(int(pid)):
@@ -207,6 +211,7 @@ class Ledger(Protocol):
     def settle(self, entry_id: str, actual: float, basis: str = "") -> None: ...
     def adjust(self, entry_id: str, actual: float, basis: str) -> None: ...
     def entries(self, run: str | None = None) -> list[Entry]: ...
+    def sync(self) -> None: ...
 
 
 class _Changes(MutableSequence[Entry]):
@@ -283,8 +288,13 @@ class FileLedger:
     The file starts with a header line (``{"contracttape_ledger": 3}``); then each change is one
     JSON line: ``{"add": entry}`` for a new entry, ``{"set": position, "entry": entry}`` for a
     changed one (settled, adjusted, orphaned). An operation appends only its own lines (one
-    ``write`` and an ``fdatasync``), and each process reads only what others appended since it
+    ``write``), and each process reads only what others appended since it
     last looked, so the cost of an operation does not grow with the ledger's history.
+
+    Every process sees a line as soon as it is written (the page cache is shared), which is all
+    the cap needs, and a line survives its writer being killed. What waits is the disk: ``sync``
+    (an ``fdatasync``) is called when a test's recording ends, not on every settlement, so a
+    power cut can lose the lines of the test that was running, and nothing earlier.
 
     A writer killed mid-line leaves a torn last line: it is ignored when read, and cut off by
     the next writer (who holds the lock). A ledger of format 1 or 2 (one JSON document) is read
@@ -296,6 +306,7 @@ class FileLedger:
         self._known: _Known | None = None
         self._legacy = False  # the file on disk is a format-1/2 document: rewrite it on change
         self._lock = ProcessLock(self._lock_file, timeout=60)  # the file is created on first use
+        self._unsynced = False  # lines written here that may not be on the disk yet
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -385,11 +396,11 @@ class FileLedger:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def _write(self, changes: _Changes, durable: bool = True) -> None:
+    def _write(self, changes: _Changes) -> None:
         """Append the lines of ``changes`` (called under the lock), then apply them to the
-        entries known; ``durable``: on the disk before returning (``fdatasync``), not only in
-        the page cache that every process reads. What this costs is what changed, whatever the
-        length of the ledger's history."""
+        entries known. They are in the page cache that every process reads; ``sync`` puts them
+        on the disk. What this costs is what changed, whatever the length of the ledger's
+        history."""
         if not changes:
             return
         known = self._known
@@ -409,10 +420,9 @@ class FileLedger:
             os.ftruncate(fd, known.offset)  # a torn line left by a writer killed mid-append
             os.lseek(fd, known.offset, os.SEEK_SET)
             os.write(fd, payload)
-            if durable:
-                os.fdatasync(fd)
         finally:
             os.close(fd)
+        self._unsynced = True
         known.offset += len(payload)
         entries, tally = known.entries, known.tally
         for position, entry in changes.changed.items():
@@ -423,18 +433,32 @@ class FileLedger:
             tally.change(len(entries) - 1, None, entry)
 
     @contextmanager
-    def _locked(self, durable: bool = True) -> Iterator[_Changes]:
+    def _locked(self) -> Iterator[_Changes]:
         with self._lock:
             changes = _Changes(self._read())
             yield changes
-            self._write(changes, durable)
+            self._write(changes)
+
+    def sync(self) -> None:
+        """Put what this process wrote on the disk (one ``fdatasync`` for all of it): called
+        when a test's recording ends. A ledger moved aside since then has nothing to sync."""
+        if not self._unsynced:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            self._unsynced = False
+            return
+        try:
+            os.fdatasync(fd)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: the ledger could not be written to the disk ({exc})") from exc
+        finally:
+            os.close(fd)
+        self._unsynced = False
 
     def reserve(self, entry: Entry, cap: float | None, monthly_cap: float | None) -> Refusal | None:
-        # Other processes see a reservation as soon as it is written (the page cache is shared),
-        # which is all the cap needs. Its own fdatasync would buy nothing: after a power cut an
-        # unsettled reservation is an orphan, which counts for nothing whether or not it reached
-        # the disk, and the settlement's fdatasync writes it out with the settlement.
-        with self._locked(durable=False) as entries:
+        with self._locked() as entries:
             # the totals of what was read, and the orphans released here (not counted there yet)
             tally = self._known.tally if self._known is not None else Tally()
             was = {position: entries[position] for position in tally.reserved}

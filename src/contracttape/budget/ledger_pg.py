@@ -92,3 +92,6 @@ class PostgresLedger:
     def entries(self, run: str | None = None) -> list[Entry]:
         with self._connect() as conn, conn.cursor() as cur:
             return self._all(cur, "where run = %s", (run,)) if run else self._all(cur)
+
+    def sync(self) -> None:
+        """Nothing to do: every operation is a transaction PostgreSQL has committed (durable)."""

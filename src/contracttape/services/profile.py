@@ -17,6 +17,7 @@ the same powers as a built-in one (README, "Adding a service").
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -89,18 +90,18 @@ class Route:
     variant: Variant | None = None
     resources: tuple[str, ...] = ()  # path params that name a resource: part of the endpoint key
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # the template's length without its parameters: the most literal route is tried first
+    literal_length: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_regex", _compile(self.template))
+        object.__setattr__(self, "literal_length", len(re.sub(r"\{[^}]*\}", "", self.template)))
 
-    @property
-    def literal_length(self) -> int:
-        return len(re.sub(r"\{[^}]*\}", "", self.template))
-
-    def match(self, request: RecordedRequest) -> dict[str, str] | None:
+    def match(self, request: RecordedRequest, path: str | None = None) -> dict[str, str] | None:
+        """The path parameters, if ``request`` is this route (``path``: its path, if known)."""
         if request.method.upper() != self.method:
             return None
-        found = self._regex.match(request.path)
+        found = self._regex.match(request.path if path is None else path)
         return found.groupdict() if found else None
 
 
@@ -149,11 +150,17 @@ class ServiceProfile:
     def serves(self, host: str) -> bool:
         return any(fnmatchcase(host, pattern) for pattern in self.hosts)
 
+    @functools.cached_property
+    def _routes_in_order(self) -> tuple[Route, ...]:
+        """The routes, the most literal first (asked for every request priced or checked)."""
+        return tuple(sorted(self.routes, key=lambda r: -r.literal_length))
+
     def endpoint(
         self, request: RecordedRequest, status: int, response: RecordedResponse | None = None
     ) -> Endpoint:
-        for route in sorted(self.routes, key=lambda r: -r.literal_length):
-            params = route.match(request)
+        path = request.path
+        for route in self._routes_in_order:
+            params = route.match(request, path)
             if params is None:
                 continue
             variant = {name: params[name] for name in route.resources}
@@ -167,7 +174,10 @@ class ServiceProfile:
             return Endpoint(
                 self.name, route.method, route.template, status_class(status), tuple(sorted(variant.items()))
             )
-        return Endpoint(self.name, request.method.upper(), request.path, status_class(status), generic=True)
+        return Endpoint(self.name, request.method.upper(), path, status_class(status), generic=True)
+
+
+_HOSTS_KEPT = 1024  # hosts whose profile ``Catalogue.serving`` remembers (a run sees a handful)
 
 
 class Catalogue:
@@ -175,11 +185,13 @@ class Catalogue:
 
     def __init__(self, profiles: Iterable[ServiceProfile] = ()) -> None:
         self._profiles: dict[str, ServiceProfile] = {}
+        self._by_host: dict[str, ServiceProfile | None] = {}  # what ``serving`` found, per host
         for profile in profiles:
             self.register(profile)
 
     def register(self, profile: ServiceProfile) -> None:
         self._profiles[profile.name] = profile
+        self._by_host.clear()
 
     @property
     def profiles(self) -> tuple[ServiceProfile, ...]:
@@ -191,7 +203,11 @@ class Catalogue:
     def serving(self, request: RecordedRequest) -> ServiceProfile | None:
         """The profile whose hosts include the request's host (the first registered wins)."""
         host = (urlsplit(request.uri).hostname or "").lower()
-        return next((p for p in self._profiles.values() if p.serves(host)), None)
+        if host not in self._by_host:
+            if len(self._by_host) >= _HOSTS_KEPT:
+                self._by_host.clear()
+            self._by_host[host] = next((p for p in self._profiles.values() if p.serves(host)), None)
+        return self._by_host[host]
 
     def endpoint(
         self, request: RecordedRequest, status: int, response: RecordedResponse | None = None
