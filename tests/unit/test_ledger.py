@@ -8,6 +8,7 @@ import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -349,3 +350,37 @@ def test_the_quick_entry_check_accepts_and_refuses_what_the_full_one_does(
     assert outcomes[0] == outcomes[1]
     if not changes and dropped <= {"basis", "owner"}:
         assert not isinstance(outcomes[0], str)  # a plain entry is read
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _loaded(function: Any, raw: bytes) -> tuple[str, Any]:
+    try:
+        return "value", json.dumps(function(raw), sort_keys=True)  # NaN != NaN: compare the text
+    except ValueError as exc:
+        return "error", str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=_JSON,
+    around=st.sampled_from(["", " ", "\t", "\ufeff", " \n"]),
+    cut=st.integers(0, 6),
+    noise=st.binary(max_size=3),
+)
+@example(value={"add": {"id": "x"}}, around="", cut=0, noise=b"\xff")  # not UTF-8
+@example(value=[1, "]"], around="", cut=0, noise=b",")  # another value after the first
+@example(value={"a": 1}, around="\ufeff", cut=0, noise=b"")  # a BOM json.loads accepts in bytes
+def test_a_ledger_line_is_read_as_json_loads_reads_it(
+    value: Any, around: str, cut: int, noise: bytes
+) -> None:
+    """The first read's quick parse of a line (``_json_line``) gives ``json.loads``'s value, or
+    its error, for lines as written and for damaged ones: cut short, padded, with bytes added."""
+    line = (around + json.dumps(value, ensure_ascii=False) + around.strip("\ufeff")).encode()
+    for raw in (line, line[: len(line) - cut], line + noise, noise + line):
+        assert _loaded(ledger_module._json_line, raw) == _loaded(json.loads, raw)
