@@ -447,18 +447,18 @@ class FileLedger:
         when a test's recording ends. A ledger moved aside since then has nothing to sync."""
         if not self._unsynced:
             return
+        self._unsynced = False  # before: a line another thread writes meanwhile is synced later
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            self._unsynced = False
             return
         try:
             os.fdatasync(fd)
         except OSError as exc:
+            self._unsynced = True
             raise ConfigError(f"{self.path}: the ledger could not be written to the disk ({exc})") from exc
         finally:
             os.close(fd)
-        self._unsynced = False
 
     def reserve(self, entry: Entry, cap: float | None, monthly_cap: float | None) -> Refusal | None:
         with self._locked() as entries:
