@@ -271,6 +271,27 @@ def test_a_torn_last_line_is_ignored_and_cut_by_the_next_writer(tmp_path: Path) 
     assert all(json.loads(line) for line in path.read_text().splitlines())
 
 
+def test_a_writer_that_keeps_its_file_open_cuts_a_torn_line_others_left(tmp_path: Path) -> None:
+    """A ledger object keeps its journal open between operations: a line torn meanwhile by
+    another writer (killed mid-append), longer or shorter than the next line, is still cut off,
+    and a journal replaced meanwhile (moved aside, written anew) is written where it now is."""
+    path = tmp_path / "ledger.json"
+    writer = FileLedger(path)
+    for n, torn in enumerate([b'{"add": {"id": "half-writ', b"{", b'{"set": 0, "entry": ' + b"x" * 900]):
+        writer.reserve(_entry(2 * n), None, None)  # type: ignore[arg-type]
+        with path.open("ab") as other:
+            other.write(torn)
+        writer.reserve(_entry(2 * n + 1), None, None)  # type: ignore[arg-type]
+        lines = path.read_bytes().splitlines()
+        assert all(json.loads(line) for line in lines), lines[-2:]
+        assert len(FileLedger(path).entries()) == 2 * n + 2
+    path.rename(tmp_path / "aside.json")
+    FileLedger(path).reserve(_entry(100), None, None)  # type: ignore[arg-type]  # a new journal
+    writer.reserve(_entry(101), None, None)  # type: ignore[arg-type]
+    assert [e.test for e in FileLedger(path).entries()] == ["t::100", "t::101"]
+    assert len(FileLedger(tmp_path / "aside.json").entries()) == 6
+
+
 @pytest.mark.parametrize(
     ("tail", "says"),
     [

@@ -23,7 +23,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, overload
@@ -280,6 +280,7 @@ class _Known:
     offset: int  # end of the last whole line
     entries: list[Entry]
     tally: Tally  # of ``entries``
+    size: int  # the file's length as last seen or written (past ``offset``: a torn line; -1: unknown)
 
 
 class FileLedger:
@@ -307,6 +308,12 @@ class FileLedger:
         self._legacy = False  # the file on disk is a format-1/2 document: rewrite it on change
         self._lock = ProcessLock(self._lock_file, timeout=60)  # the file is created on first use
         self._unsynced = False  # lines written here that may not be on the disk yet
+        self._fd: int | None = None  # this process's descriptor for appending (see ``_writer``)
+        self._fd_for: tuple[int, int] | None = None  # (pid, inode) it was opened by and for
+
+    def __del__(self) -> None:
+        if hasattr(self, "_fd"):  # not when __init__ failed before setting it
+            self._close_writer()
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -329,15 +336,17 @@ class FileLedger:
                 with self.path.open("rb") as handle:
                     handle.seek(known.offset)
                     known.offset += self._apply(handle.read(), known.entries, None, known.tally)
+            known.size = found.st_size
             return known.entries
         data = self._read_bytes()
         if not data.startswith(b'{"contracttape_ledger"'):
             entries, self._legacy = self._parse_document(data), True
-            self._known = _Known(found.st_ino, len(data), entries, Tally.of(entries))
+            self._known = _Known(found.st_ino, len(data), entries, Tally.of(entries), len(data))
             return entries
         entries = []
         offset = self._apply(data, entries, first_line=1)
-        self._known, self._legacy = _Known(found.st_ino, offset, entries, Tally.of(entries)), False
+        self._known = _Known(found.st_ino, offset, entries, Tally.of(entries), len(data))
+        self._legacy = False
         return entries
 
     def _read_bytes(self) -> bytes:
@@ -412,21 +421,25 @@ class FileLedger:
             text = _HEADER + "".join(_line({"add": _as_dict(e)}) for e in after)
             write_atomic(self.path, text, locked=True)
             found = self.path.stat()
-            written = _Known(found.st_ino, len(text.encode()), after, Tally.of(after))
+            length = len(text.encode())
+            written = _Known(found.st_ino, length, after, Tally.of(after), length)
             self._known, self._legacy = written, False
             return
         lines = [_line({"set": p, "entry": _as_dict(e)}) for p, e in sorted(changes.changed.items())]
         lines += [_line({"add": _as_dict(entry)}) for entry in changes.added]
         payload = "".join(lines).encode()
-        fd = os.open(self.path, os.O_WRONLY)
+        fd = self._writer(known.inode)
         try:
-            os.ftruncate(fd, known.offset)  # a torn line left by a writer killed mid-append
+            if known.size != known.offset:
+                os.ftruncate(fd, known.offset)  # a torn line left by a writer killed mid-append
             os.lseek(fd, known.offset, os.SEEK_SET)
             os.write(fd, payload)
-        finally:
-            os.close(fd)
+        except BaseException:
+            known.size = -1  # what reached the file is unknown: the next write cuts it off
+            raise
         self._unsynced = True
         known.offset += len(payload)
+        known.size = known.offset
         entries, tally = known.entries, known.tally
         for position, entry in changes.changed.items():
             tally.change(position, entries[position], entry)
@@ -434,6 +447,22 @@ class FileLedger:
         for entry in changes.added:
             entries.append(entry)
             tally.change(len(entries) - 1, None, entry)
+
+    def _writer(self, inode: int) -> int:
+        """A descriptor for appending to the journal, opened once per process and file (an
+        open, a truncate and a close per operation cost more than the write itself)."""
+        if self._fd is not None and self._fd_for == (os.getpid(), inode):
+            return self._fd
+        self._close_writer()
+        self._fd = os.open(self.path, os.O_WRONLY)
+        self._fd_for = (os.getpid(), inode)
+        return self._fd
+
+    def _close_writer(self) -> None:
+        fd, self._fd, self._fd_for = self._fd, None, None
+        if fd is not None:
+            with suppress(OSError):
+                os.close(fd)
 
     @contextmanager
     def _locked(self) -> Iterator[_Changes]:
