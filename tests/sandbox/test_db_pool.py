@@ -6,6 +6,7 @@ at once than the pool holds all finish, and closing ends the pool's threads."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -99,8 +100,14 @@ def test_what_a_request_sets_for_its_session_never_reaches_the_next(
         row = cur.fetchone()
         assert row is not None
         dirtied = row["pid"]
+    # The pool resets a returned connection on its worker thread, and meanwhile serves others:
+    # ask until the dirtied connection itself has answered again (a pool of several connections
+    # can serve many requests first).
     seen = [look() for _ in range(POOL_SIZE)]
-    assert dirtied in {pid for pid, _ in seen}  # the dirtied connection itself was asked again
+    deadline = time.monotonic() + 30
+    while dirtied not in {pid for pid, _ in seen}:
+        assert time.monotonic() < deadline, "the dirtied connection never came back to the pool"
+        seen.append(look())
     assert {value for _, value in seen} == {clean}
 
 
