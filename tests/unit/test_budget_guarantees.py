@@ -15,7 +15,7 @@ import json
 import os
 import random
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -162,14 +162,18 @@ def _reserve_then_die(location: str, count: int) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def test_a_killed_run_leaks_no_reservation(tmp_path: Path) -> None:
-    location = tmp_path / "ledger.json"
-    ctx = separate_processes.context()
-    child = ctx.Process(target=_reserve_then_die, args=(str(location), 13))
+def _killed(target: Callable[[str, int], None], location: Path, count: int) -> FileLedger:
+    """``target(location, count)`` run in a process that ends by kill -9; the ledger it left."""
+    child = separate_processes.context().Process(target=target, args=(str(location), count))
     child.start()
     child.join(60)
     assert child.exitcode == -signal.SIGKILL
-    ledger = FileLedger(location)
+    return FileLedger(location)
+
+
+def test_a_killed_run_leaks_no_reservation(tmp_path: Path) -> None:
+    location = tmp_path / "ledger.json"
+    ledger = _killed(_reserve_then_die, location, 13)
     assert [e.state for e in ledger.entries()] == [RESERVED] * 13  # what kill -9 leaves
     # $0.0325 was reserved by the dead run; with a $0.02 monthly cap the new run still fits
     fresh = new_entry("next-run", "t::n", "openai", "POST /x", "POST /x", 0.015, "e")
@@ -195,13 +199,7 @@ def _settle_then_die(location: str, count: int) -> None:
 def test_settlements_outlive_a_run_killed_before_its_sync(tmp_path: Path) -> None:
     """A settlement is written at once (only the fdatasync waits for the test's end): a run
     killed after spending leaves its spending counted against the month."""
-    location = tmp_path / "ledger.json"
-    ctx = separate_processes.context()
-    child = ctx.Process(target=_settle_then_die, args=(str(location), 5))
-    child.start()
-    child.join(60)
-    assert child.exitcode == -signal.SIGKILL
-    ledger = FileLedger(location)
+    ledger = _killed(_settle_then_die, tmp_path / "ledger.json", 5)
     assert [(e.state, e.actual) for e in ledger.entries()] == [(SETTLED, 0.002)] * 5
     # $0.010 spent by the dead run: $0.0105 more does not fit a $0.02 month, $0.0095 does
     over = new_entry("next-run", "t::n", "openai", "POST /x", "POST /x", 0.0105, "e")
@@ -239,10 +237,7 @@ def test_a_recording_test_puts_its_spending_on_the_disk_when_it_ends(
 
 def test_a_report_before_the_next_run_already_shows_orphans(tmp_path: Path) -> None:
     location = tmp_path / "ledger.json"
-    ctx = separate_processes.context()
-    child = ctx.Process(target=_reserve_then_die, args=(str(location), 2))
-    child.start()
-    child.join(60)
+    _killed(_reserve_then_die, location, 2)
     result = CliRunner().invoke(main, ["budget", "report", "--ledger", str(location)])
     assert result.exit_code == 0, result.output
     assert "total spend: $0.000000" in result.output
