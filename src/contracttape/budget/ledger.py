@@ -312,7 +312,8 @@ class FileLedger:
         self._fd_for: tuple[int, int] | None = None  # (pid, inode) it was opened by and for
 
     def __del__(self) -> None:
-        if hasattr(self, "_fd"):  # not when __init__ failed before setting it
+        # nothing to report to: __init__ may have failed before the descriptor was set
+        with suppress(Exception):
             self._close_writer()
 
     # -- reading --------------------------------------------------------------------------------
