@@ -255,6 +255,27 @@ def test_live_owners_keep_their_reservations_and_foreign_ones_have_a_lease() -> 
     assert not owner_alive(reused_pid)
 
 
+class _LedgerOfOnesOwn:
+    """A ledger written before ``sync`` existed: reserve, settle, adjust and entries only."""
+
+    def __init__(self, path: Path) -> None:
+        self.inner = FileLedger(path)
+        self.reserve, self.settle = self.inner.reserve, self.inner.settle
+        self.adjust, self.entries = self.inner.adjust, self.inner.entries
+
+
+def test_a_ledger_without_sync_still_records(tmp_path: Path) -> None:
+    ledger = _LedgerOfOnesOwn(tmp_path / "ledger.json")
+    budget = Budget(
+        ledger=ledger, run_id="r", prices=PriceBook.load(), catalogue=default_catalogue(), cap=1.0
+    )  # type: ignore[arg-type]
+    with TapeSession(tmp_path / "c.yaml", mode=RecordMode.ALL, test_id="t::x", budget=budget):
+        entry = new_entry("r", "t::x", "s", "e", "r", 0.001, "b")
+        ledger.reserve(entry, 1.0, None)
+        ledger.settle(entry.id, 0.0005)
+    assert [e.state for e in ledger.entries()] == [SETTLED]
+
+
 def test_a_process_knows_its_own_reservations_are_live_without_asking_the_system(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
