@@ -212,17 +212,14 @@ def test_a_recording_test_puts_its_spending_on_the_disk_when_it_ends(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One fdatasync of the ledger per test, when its session ends, also when the test fails."""
-    from contracttape.budget import ledger as ledger_module
+    from tests.unit.test_ledger import Syncs
 
     path = tmp_path / "ledger.json"
     budget = Budget(
         ledger=FileLedger(path), run_id="r", prices=PriceBook.load(), catalogue=default_catalogue(), cap=1.0
     )
     budget.ledger.reserve(new_entry("r", "t::0", "s", "e", "r", 0.001, "b"), None, None)  # created
-    synced: list[str] = []
-    monkeypatch.setattr(
-        ledger_module.os, "fdatasync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-    )
+    synced = Syncs(monkeypatch).files
     for fails in (False, True):
         tape = TapeSession(tmp_path / f"c{fails}.yaml", mode=RecordMode.ALL, test_id="t::x", budget=budget)
         with pytest.raises(RuntimeError) if fails else contextlib.nullcontext(), tape:

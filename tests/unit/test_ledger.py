@@ -126,8 +126,9 @@ def test_an_operation_appends_only_its_own_lines(tmp_path: Path) -> None:
     assert all(e.state == SETTLED for e in FileLedger(path).entries())
 
 
-class _Syncs:
-    """``os.fdatasync`` counted: which files were put on the disk, in order."""
+class Syncs:
+    """``os.fdatasync`` counted: which files were put on the disk, in order (the ledger's tests
+    and the budget's share it)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, fails: bool = False) -> None:
         self.files: list[str] = []
@@ -152,7 +153,7 @@ def test_lines_reach_the_disk_when_synced_not_on_each_operation(
     ledger = FileLedger(path)
     ledger.reserve(_entry(0), None, None)  # type: ignore[arg-type]  # the file exists (atomic write)
     ledger.sync()
-    syncs = _Syncs(monkeypatch)
+    syncs = Syncs(monkeypatch)
     entry = _entry(1)
     for operation in operations:
         if operation == "reserve":
@@ -177,7 +178,7 @@ def test_a_sync_that_fails_is_one_message_and_a_moved_ledger_has_nothing_to_sync
     ledger = FileLedger(path)
     for n in range(2):
         ledger.reserve(_entry(n), None, None)  # type: ignore[arg-type]
-    _Syncs(monkeypatch, fails=True)
+    Syncs(monkeypatch, fails=True)
     with pytest.raises(ConfigError, match=r"ledger\.json: the ledger could not be written to the disk"):
         ledger.sync()
     ledger.settle(ledger.entries()[-1].id, 0.001)
