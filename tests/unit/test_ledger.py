@@ -293,6 +293,29 @@ def test_a_writer_that_keeps_its_file_open_cuts_a_torn_line_others_left(tmp_path
     assert len(FileLedger(tmp_path / "aside.json").entries()) == 6
 
 
+def test_a_forked_child_writes_through_its_own_descriptor(tmp_path: Path) -> None:
+    """A ledger object inherited by a forked child: the child opens the journal for itself, and
+    parent and child both append whole lines to the one file."""
+    path = tmp_path / "ledger.json"
+    ledger = FileLedger(path)
+    for n in range(2):
+        ledger.reserve(_entry(n), None, None)  # type: ignore[arg-type]  # the parent's descriptor open
+    pid = os.fork()
+    if pid == 0:  # the child: exit without pytest's teardown, whatever happens
+        code = 1
+        try:
+            for n in range(10, 13):
+                ledger.reserve(_entry(n), None, None)  # type: ignore[arg-type]
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    ledger.reserve(_entry(20), None, None)  # type: ignore[arg-type]
+    assert [e.test for e in FileLedger(path).entries()] == [f"t::{n}" for n in (0, 1, 10, 11, 12, 20)]
+    assert all(json.loads(line) for line in path.read_bytes().splitlines())
+
+
 @pytest.mark.parametrize(
     ("tail", "says"),
     [
